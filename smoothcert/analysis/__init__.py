@@ -1,0 +1,57 @@
+"""Result files of certification runs → metrics and tables."""
+
+from smoothcert.analysis.metrics import (
+    abstain_rate,
+    average_certified_radius,
+    certified_accuracy,
+    class_counts,
+    clean_accuracy,
+    high_probability_certified_accuracy,
+    per_class_certified_accuracy,
+    radius_of,
+    summary,
+    validate_radii,
+)
+from smoothcert.analysis.results import ABSTAIN, REQUIRED_COLUMNS, CertifyResults, parse_time, read_results
+from smoothcert.analysis.tables import (
+    certified_accuracy_table,
+    format_cell,
+    latex_escape,
+    latex_table,
+    markdown_table,
+    matched_noise_files,
+    parse_published_table,
+    published_table_radii,
+    reproduce_cohen_table,
+    tsv_table,
+    vary_noise_table,
+)
+
+__all__ = [
+    "ABSTAIN",
+    "REQUIRED_COLUMNS",
+    "CertifyResults",
+    "abstain_rate",
+    "average_certified_radius",
+    "certified_accuracy",
+    "certified_accuracy_table",
+    "class_counts",
+    "clean_accuracy",
+    "format_cell",
+    "high_probability_certified_accuracy",
+    "latex_escape",
+    "latex_table",
+    "markdown_table",
+    "matched_noise_files",
+    "parse_published_table",
+    "parse_time",
+    "per_class_certified_accuracy",
+    "published_table_radii",
+    "radius_of",
+    "read_results",
+    "reproduce_cohen_table",
+    "summary",
+    "tsv_table",
+    "validate_radii",
+    "vary_noise_table",
+]
