@@ -15,7 +15,8 @@ from tqdm.auto import tqdm
 
 from .errors import InputError, InvalidArgumentError
 from .runs import CERTIFY_COLUMNS, PREDICT_COLUMNS, ResultWriter, check_resumable, write_manifest
-from .smooth import Smooth
+from .smooth import Smooth, check_count
+from .stats import check_alpha
 
 
 def select_indices(num_inputs: int, skip: int = 1, max_inputs: int | None = None) -> list[int]:
@@ -53,6 +54,8 @@ def _run(
     if len(x) != len(y):
         raise InputError(f"got {len(x)} inputs but {len(y)} labels")
     check_labels(y, smooth.num_classes)
+    if not torch.isfinite(x[list(indices)]).all():
+        raise InputError("inputs contain NaN or inf")
     if resume:
         check_resumable(out, arguments)
     columns = CERTIFY_COLUMNS if kind == "certify" else PREDICT_COLUMNS
@@ -117,6 +120,7 @@ def certify_dataset(
     which makes reruns byte-identical). A manifest ``out.json`` records ``arguments`` and ``context``.
     Returns counts and timing of this call.
     """
+    n0, n, alpha = check_count("n0", n0), check_count("n", n), check_alpha(alpha)  # before any file is touched
     indices = list(range(len(x))) if indices is None else list(indices)
     arguments = dict(arguments or {"n0": n0, "n": n, "alpha": alpha, "sigma": smooth.sigma, "seed": smooth.seed})
 
@@ -147,6 +151,7 @@ def predict_dataset(
 ) -> dict:
     """PREDICT every selected input and write rows ``idx label predict correct time count_top
     count_runner_up n pvalue`` to ``out`` (predict = −1: abstain). Same resume rules as certify_dataset."""
+    n, alpha = check_count("n", n), check_alpha(alpha)
     indices = list(range(len(x))) if indices is None else list(indices)
     arguments = dict(arguments or {"n": n, "alpha": alpha, "sigma": smooth.sigma, "seed": smooth.seed})
 

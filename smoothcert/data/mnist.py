@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import math
 import os
 import tempfile
@@ -174,9 +175,10 @@ def download_mnist(
     except OSError as exc:
         raise DataError(f"cannot create data directory {directory}: {exc.strerror or exc}") from exc
     paths = []
-    for name in files:
+    for name in [files] if isinstance(files, str) else files:
         dest = directory / name
         expected = md5s.get(name)
+        expected = expected.lower() if expected else None
         if not (dest.is_file() and (expected is None or _md5(dest) == expected)):
             _download_file(f"{base_url.rstrip('/')}/{name}", dest, expected, timeout)
         paths.append(dest)
@@ -200,11 +202,12 @@ def _download_file(url: str, dest: Path, expected_md5: str | None, timeout: floa
                 size += len(chunk)
         if length is not None and length.isdigit() and int(length) != size:
             raise DataError(f"download of {url} is incomplete: got {size} of {length} bytes")
-        if expected_md5 is not None and digest.hexdigest() != expected_md5.lower():
+        if expected_md5 is not None and digest.hexdigest() != expected_md5:
             actual = digest.hexdigest()
             raise DataError(f"download of {url} failed its checksum: MD5 {actual}, expected {expected_md5}")
         os.replace(tmp, dest)
-    except (urllib.error.URLError, OSError, ValueError) as exc:  # HTTPError ⊂ URLError; bad URL: ValueError
+    # HTTPError is a URLError; a cut connection can be an HTTPException; a malformed URL is a ValueError.
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         raise DataError(
             f"cannot download {url}: {_describe(exc)}; fetch it by hand into {dest.parent} "
             "(or point --data-dir / SMOOTHCERT_DATA_DIR at a directory holding the MNIST files)"

@@ -35,8 +35,10 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
-    except ValueError as exc:  # an object array, which would need pickle
-        raise DataError(f"cannot read {path} without pickle (object arrays are not allowed): {exc}") from exc
+    except ValueError as exc:
+        if "pickle" in str(exc):  # an object array
+            raise DataError(f"{path} holds object arrays, which need pickle and are never loaded") from exc
+        raise DataError(f"cannot read {path} as an npz archive: {exc}") from exc
     except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise DataError(f"cannot read {path} as an npz archive: {exc}") from exc
 
@@ -68,7 +70,7 @@ def _check_labels(y: np.ndarray, key: str, n: int) -> np.ndarray:
     if np.issubdtype(y.dtype, np.floating):
         if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
             raise InputError(f"{key!r} must hold integer labels, found non-integer values")
-    elif not np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
+    elif not np.issubdtype(y.dtype, np.integer):  # bool is not an integer dtype here
         raise InputError(f"{key!r} must hold integer labels, got dtype {y.dtype}")
     if y.min() < 0:
         raise InputError(f"{key!r} has negative labels (min {y.min():g}); labels must be 0, 1, 2, ...")

@@ -152,8 +152,12 @@ def train(
             if x_test is not None and y_test is not None:
                 record["test_accuracy"] = accuracy(model, x_test, y_test)
             history.epochs.append(record)
-            bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record.get('test_accuracy', record['train_accuracy']):.3f}")
+            bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_accuracy']:.3f}")
             if log is not None:
-                log("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+                line = "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
+                if progress:
+                    bar.write(line)  # keeps the progress bar intact
+                else:
+                    log(line)
     model.eval()
     return history
