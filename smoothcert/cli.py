@@ -161,14 +161,19 @@ def main() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", type=click.Path(), required=True, help="Checkpoint path stem, e.g. runs/x/model.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing checkpoint.")
 @click.option("--quiet", is_flag=True)
 def train(**opts) -> None:
     """Train a base classifier, with Gaussian noise augmentation when --train-sigma > 0."""
     from .data import load_dataset
+    from .models import checkpoint_paths
     from .training import TrainConfig
     from .workflows import train_base_model
 
     device = pick_device(opts["device"])
+    existing = [p for p in checkpoint_paths(opts["out"]) if p.exists()]
+    if existing and not opts["overwrite"]:
+        raise InvalidArgumentError(f"{existing[0]} already exists; pass --overwrite to replace it")
     data = load_dataset(opts["dataset"], data_dir=opts["data_dir"], seed=opts["data_seed"],
                         download=opts["download"])
     cfg = TrainConfig(train_sigma=opts["train_sigma"], epochs=opts["epochs"], batch_size=opts["batch_size"],

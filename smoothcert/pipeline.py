@@ -56,6 +56,8 @@ def _run(
     check_labels(y, smooth.num_classes)
     if not torch.isfinite(x[list(indices)]).all():
         raise InputError("inputs contain NaN or inf")
+    if indices:
+        smooth.check_model(x[indices[:1]])  # fail before any file is touched
     if resume:
         check_resumable(out, arguments)
     columns = CERTIFY_COLUMNS if kind == "certify" else PREDICT_COLUMNS

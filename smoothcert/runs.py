@@ -26,7 +26,8 @@ PREDICT_COLUMNS = ("idx", "label", "predict", "correct", "time", "count_top", "c
 def format_value(value: object) -> str:
     """TSV cell text: floats with enough digits to be reproducible, everything else via str()."""
     if isinstance(value, float):
-        return f"{value:.6g}" if abs(value) < 1e-3 and value != 0 else f"{value:.6f}".rstrip("0").rstrip(".")
+        # 8 significant digits keep p-bounds like 1 − 10⁻⁷ apart from 1.
+        return f"{value:.8g}"
     return str(value)
 
 
@@ -48,21 +49,34 @@ class ResultWriter:
         self.path = Path(path)
         self.columns = tuple(columns)
         self.done: set[int] = set()
+        if self.path.suffix == ".json":
+            raise ResultsError(f"results file {self.path} must not end in .json: that name is kept for its manifest")
+        if self.path.is_dir():
+            raise ResultsError(f"results file {self.path} is a directory")
         exists = self.path.is_file() and self.path.stat().st_size > 0
-        if exists and resume:
-            self._recover()
-            self._file: IO[str] = self.path.open("a", encoding="utf-8")
-        elif exists and not overwrite:
-            raise ResultsError(f"{self.path} already exists; pass --resume to continue it or --overwrite to replace it")
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("w", encoding="utf-8")
-            self._file.write("\t".join(self.columns) + "\n")
-            self._file.flush()
+        try:
+            if exists and resume:
+                self._recover()
+                self._file: IO[str] = self.path.open("a", encoding="utf-8")
+            elif exists and not overwrite:
+                raise ResultsError(f"{self.path} already exists; pass --resume to continue it or --overwrite")
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.path.open("w", encoding="utf-8")
+                self._file.write("\t".join(self.columns) + "\n")
+                self._file.flush()
+        except OSError as err:
+            raise ResultsError(f"cannot write results file {self.path}: {err.strerror or err}") from err
 
     def _recover(self) -> None:
         text = self.path.read_text(encoding="utf-8")
         lines = text.split("\n")
+        if len(lines) == 1:  # a header whose newline never reached the disk
+            if lines[0].split("\t") != list(self.columns):
+                raise ResultsError(f"cannot resume {self.path}: its columns {lines[0]!r} differ from {self.columns}")
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write("\n")
+            return
         if lines[0].split("\t") != list(self.columns):
             raise ResultsError(f"cannot resume {self.path}: its columns {lines[0]!r} differ from {self.columns}")
         complete = lines[1:-1]  # the part after the last newline is a torn row (or empty)

@@ -135,14 +135,14 @@ def count_outcomes(
             break
         for start in range(0, filled, batch_size):
             stop = min(start + batch_size, filled)
-            outcomes = outcome_map(_forward(model, buffer[start:stop]))
+            outcomes = outcome_map(forward(model, buffer[start:stop]))
             counts += torch.bincount(owner[start:stop] * k + outcomes, minlength=num_inputs * k)
             if progress is not None:
                 progress(stop - start)
     return counts.view(num_inputs, k).cpu().numpy()
 
 
-def _forward(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+def forward(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     try:
         logits = model(batch)
     except RuntimeError as err:  # shape mismatches surface here as RuntimeError

@@ -136,6 +136,12 @@ class Smooth:
             self.model, x, self.noise, n, gens, self.outcome_map, self.batch_size, progress
         )
 
+    @torch.inference_mode()
+    def check_model(self, x: torch.Tensor) -> None:
+        """One clean forward pass on ``x[:1]``: raises InputError if inputs or logits do not fit."""
+        x = self._check_inputs(x[:1])
+        self.outcome_map(sampling.forward(self.model, x))
+
     def _check_inputs(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
             x = torch.as_tensor(np.asarray(x), dtype=torch.float32)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -132,6 +134,8 @@ def load_user_model(spec: str, weights: str | Path | None = None) -> nn.Module:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise InvalidArgumentError(f"model spec must look like 'package.module:factory', got {spec!r}")
+    if os.getcwd() not in sys.path:  # as `python -m` does, so a module beside the user is found
+        sys.path.insert(0, os.getcwd())
     try:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as err:

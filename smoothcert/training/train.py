@@ -47,8 +47,12 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise InvalidArgumentError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise InvalidArgumentError(f"lr must be > 0, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise InvalidArgumentError(f"lr must be a finite number > 0, got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise InvalidArgumentError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not (math.isfinite(self.lr_gamma) and 0 < self.lr_gamma <= 1):
+            raise InvalidArgumentError(f"lr_gamma must be in (0, 1], got {self.lr_gamma}")
         if self.optimizer not in OPTIMIZERS:
             raise InvalidArgumentError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
         return self
