@@ -88,6 +88,7 @@ def count_outcomes(
     outcome_map: OutcomeMap,
     batch_size: int = 1024,
     progress: Callable[[int], None] | None = None,
+    static_shapes: bool = False,
 ) -> np.ndarray:
     """Count base-classifier outcomes over noisy copies of each input.
 
@@ -101,6 +102,8 @@ def count_outcomes(
         outcome_map: logits [N, C] → outcome ids [N] in [0, K).
         batch_size: most noisy copies per forward pass (a soft target when smaller than BLOCK_SIZE).
         progress: called with the number of samples done after each forward pass.
+        static_shapes: always forward ``batch_size`` rows (padding the last batch), so a compiled model never
+            sees a new shape.
     Returns:
         counts [B, K], int64.
     """
@@ -113,7 +116,8 @@ def count_outcomes(
     k = outcome_map.num_outcomes
     counts = torch.zeros(num_inputs * k, dtype=torch.long, device=x.device)
     capacity = max(batch_size, BLOCK_SIZE)
-    buffer = torch.empty((capacity, *x.shape[1:]), dtype=x.dtype, device=x.device)
+    # Zeroed once: rows past the filled part are forwarded (full batches keep shapes static) but not counted.
+    buffer = torch.zeros((capacity, *x.shape[1:]), dtype=x.dtype, device=x.device)
     owner = torch.empty(capacity, dtype=torch.long, device=x.device)
     current = 0
     while current < num_inputs:
@@ -135,7 +139,8 @@ def count_outcomes(
             break
         for start in range(0, filled, batch_size):
             stop = min(start + batch_size, filled)
-            outcomes = outcome_map(forward(model, buffer[start:stop]))
+            rows = buffer[start : start + batch_size] if static_shapes else buffer[start:stop]
+            outcomes = outcome_map(forward(model, rows))[: stop - start]
             counts += torch.bincount(owner[start:stop] * k + outcomes, minlength=num_inputs * k)
             if progress is not None:
                 progress(stop - start)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from . import sampling
+from .accelerate import CompiledModel
 from .errors import InputError, InvalidArgumentError
 from .noise import GaussianNoise, Noise
 from .stats import binomial_test_pvalue, check_alpha, clopper_pearson_lower
@@ -82,6 +83,8 @@ class Smooth:
         seed: run seed; with the input index it fixes every noise sample (see :mod:`smoothcert.sampling`).
         outcome_map: logits → outcome ids; default argmax over the C classes.
         device: where to sample; default the model's device.
+        compile: run the noisy forward passes through ``torch.compile`` (see :mod:`smoothcert.accelerate`):
+            a few seconds once, then faster; the base classifier is the same function up to float rounding.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class Smooth:
         seed: int = 0,
         outcome_map: sampling.OutcomeMap | None = None,
         device: torch.device | str | None = None,
+        compile: bool = False,
     ) -> None:
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise InvalidArgumentError(f"num_classes must be an integer >= 2, got {num_classes!r}")
@@ -109,6 +113,8 @@ class Smooth:
         self.seed = int(seed)
         self.outcome_map = outcome_map or sampling.ArgmaxOutcome(num_classes)
         self.device = torch.device(device) if device is not None else sampling.model_device(model)
+        self.compile = bool(compile)
+        self._engine_model: nn.Module = CompiledModel(self.model) if self.compile else self.model
         self._next_index = 0
 
     @property
@@ -133,7 +139,8 @@ class Smooth:
         x = self._check_inputs(x)
         gens = sampling.make_generators(self.seed, indices, stream, self.device)
         return sampling.count_outcomes(
-            self.model, x, self.noise, n, gens, self.outcome_map, self.batch_size, progress
+            self._engine_model, x, self.noise, n, gens, self.outcome_map, self.batch_size, progress,
+            static_shapes=self.compile,
         )
 
     @torch.inference_mode()

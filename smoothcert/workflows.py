@@ -131,6 +131,7 @@ def run_demo(
     fresh: bool = False,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    compile_model: bool = True,
     echo: Callable[[str], None] = print,
 ) -> dict:
     """The main job: train a LeNet on digits with σ = 0.25, CERTIFY the 360 test digits (n0 = 100,
@@ -157,7 +158,7 @@ def run_demo(
     train_seconds = time.perf_counter() - started
     echo(f"clean test accuracy of the base model: {info.test_accuracy:.4f}")
 
-    smooth = Smooth(model, data.num_classes, sigma, batch_size=2048, seed=seed, device=device)
+    smooth = Smooth(model, data.num_classes, sigma, batch_size=1024, seed=seed, device=device, compile=compile_model)
     echo(f"certifying {len(data.x_test)} test digits: n0 = {n0}, n = {n:,}, α = {alpha} …")
     arguments = {"dataset": "digits", "sigma": sigma, "n0": n0, "n": n, "alpha": alpha, "seed": seed}
     context = {"device": str(device), "dataset": {"name": data.name, "split_note": data.split_note}}

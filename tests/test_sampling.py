@@ -81,3 +81,10 @@ def test_shape_and_class_mismatch_raise_input_error():
         Smooth(model, 5, 0.5).sample_counts(torch.rand(2, 1, 8, 8), 10, [0, 1], 1)
     with pytest.raises(InputError, match="NaN"):
         Smooth(model, 10, 0.5).sample_counts(torch.full((1, 1, 8, 8), float("nan")), 10, [0], 1)
+
+
+def test_compiled_engine_gives_the_same_counts():
+    model, x = small_cnn(), torch.rand(3, 1, 8, 8)
+    eager = Smooth(model, 10, 0.5, batch_size=300, seed=2).sample_counts(x, 700, range(3), 1)
+    compiled = Smooth(small_cnn(), 10, 0.5, batch_size=300, seed=2, compile=True).sample_counts(x, 700, range(3), 1)
+    assert np.array_equal(eager, compiled)

@@ -1,22 +1,18 @@
-"""Command-line interface: a thin layer over the Python API.
-
-Every error a user can cause prints one line on stderr and exits with code 2; rows already written stay.
-"""
+"""Pieces every command shares: error handling, devices, option groups, loading a model with its data."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 import torch
 
-from .errors import InputError, InvalidArgumentError, SmoothcertError
+from ..errors import InputError, InvalidArgumentError, SmoothcertError
 
 EXIT_USAGE = 2
 
 
-class _Group(click.Group):
+class SmoothcertGroup(click.Group):
     """Turns smoothcert's exceptions into one line and exit code 2, and Ctrl-C into a resume hint."""
 
     def invoke(self, ctx: click.Context):
@@ -87,12 +83,14 @@ def smoothing_options(f):
     f = click.option("--overwrite", is_flag=True, help="Replace an existing TSV.")(f)
     f = click.option("--no-timing", is_flag=True, help="Write 0 in the time column (byte-identical reruns).")(f)
     f = click.option("--quiet", is_flag=True, help="No progress bar.")(f)
+    f = click.option("--compile", "compile_model", is_flag=True,
+                     help="Compile the model (torch.compile): a few seconds once, then faster sampling.")(f)
     return f
 
 
 def _load_model_and_data(opts: dict, device: torch.device):
-    from .data import load_dataset
-    from .models import load_checkpoint, load_user_model
+    from ..data import load_dataset
+    from ..models import load_checkpoint, load_user_model
 
     if bool(opts["checkpoint"]) == bool(opts["model_spec"]):
         raise InvalidArgumentError("give exactly one of --checkpoint or --model")
@@ -112,17 +110,17 @@ def _load_model_and_data(opts: dict, device: torch.device):
     return model, info, data, num_classes
 
 
-def _run_smoothed(kind: str, opts: dict) -> None:
-    from .models.checkpoint import asdict_info
-    from .pipeline import certify_dataset, predict_dataset, select_indices
-    from .smooth import Smooth
+def run_smoothed(kind: str, opts: dict) -> None:
+    from ..models.checkpoint import asdict_info
+    from ..pipeline import certify_dataset, predict_dataset, select_indices
+    from ..smooth import Smooth
 
     device = pick_device(opts["device"])
     model, info, data, num_classes = _load_model_and_data(opts, device)
     smooth = Smooth(model, num_classes, opts["sigma"], batch_size=opts["batch_size"], seed=opts["seed"],
-                    device=device)
+                    device=device, compile=opts["compile_model"])
     indices = select_indices(len(data.x_test), opts["skip"], opts["max_inputs"])
-    ignored = {"resume", "overwrite", "quiet", "device", "batch_size", "out"}  # do not change any row
+    ignored = {"resume", "overwrite", "quiet", "device", "batch_size", "out", "compile_model", "no_timing"}
     arguments = {k: v for k, v in opts.items() if k not in ignored}
     context = {"device": str(device), "dataset": {"name": data.name, "split_note": data.split_note,
                                                    "test_inputs": len(data.x_test), "selected": len(indices)},
@@ -139,111 +137,3 @@ def _run_smoothed(kind: str, opts: dict) -> None:
     click.echo(f"{kind}: {stats['inputs']} inputs in {stats['seconds']:.1f} s "
                f"({stats['samples'] / max(stats['seconds'], 1e-9):,.0f} samples/s) → {opts['out']}")
     click.echo(f"data: {data.split_note}")
-
-
-# --- commands ---------------------------------------------------------------------------------------------
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="smoothcert")
-def main() -> None:
-    """Certified robustness of PyTorch classifiers by randomized smoothing."""
-
-
-@main.command()
-@click.option("--dataset", default="digits", show_default=True, help="Data set name or FILE.npz.")
-@data_options
-@click.option("--arch", type=click.Choice(["mlp", "lenet", "cnn"]), default="lenet", show_default=True)
-@click.option("--train-sigma", type=float, default=0.25, show_default=True, help="Training noise (0: standard).")
-@click.option("--epochs", type=int, default=30, show_default=True)
-@click.option("--batch-size", type=int, default=128, show_default=True)
-@click.option("--lr", type=float, default=3e-3, show_default=True)
-@click.option("--optimizer", type=click.Choice(["adam", "sgd", "adadelta"]), default="adam", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True)
-@click.option("--out", type=click.Path(), required=True, help="Checkpoint path stem, e.g. runs/x/model.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing checkpoint.")
-@click.option("--quiet", is_flag=True)
-def train(**opts) -> None:
-    """Train a base classifier, with Gaussian noise augmentation when --train-sigma > 0."""
-    from .data import load_dataset
-    from .models import checkpoint_paths
-    from .training import TrainConfig
-    from .workflows import train_base_model
-
-    device = pick_device(opts["device"])
-    existing = [p for p in checkpoint_paths(opts["out"]) if p.exists()]
-    if existing and not opts["overwrite"]:
-        raise InvalidArgumentError(f"{existing[0]} already exists; pass --overwrite to replace it")
-    data = load_dataset(opts["dataset"], data_dir=opts["data_dir"], seed=opts["data_seed"],
-                        download=opts["download"])
-    cfg = TrainConfig(train_sigma=opts["train_sigma"], epochs=opts["epochs"], batch_size=opts["batch_size"],
-                      lr=opts["lr"], optimizer=opts["optimizer"], seed=opts["seed"])
-    _, info, paths = train_base_model(data, opts["arch"], cfg, opts["out"], device=device,
-                                      progress=not opts["quiet"], log=None if opts["quiet"] else click.echo)
-    click.echo(f"test accuracy {info.test_accuracy:.4f} (clean); checkpoint {paths[0]} + {paths[1].name}")
-    click.echo(f"data: {data.split_note}")
-
-
-@main.command()
-@model_options
-@data_options
-@smoothing_options
-@click.option("--n0", type=int, default=100, show_default=True, help="Samples to select the class.")
-@click.option("--n", type=int, default=100_000, show_default=True, help="Samples to estimate its probability.")
-def certify(**opts) -> None:
-    """CERTIFY each test input: predicted class and certified ℓ2 radius (Cohen et al. 2019)."""
-    _run_smoothed("certify", opts)
-
-
-@main.command()
-@model_options
-@data_options
-@smoothing_options
-@click.option("--n", type=int, default=10_000, show_default=True, help="Noise samples per input.")
-def predict(**opts) -> None:
-    """PREDICT each test input with the smoothed classifier (abstains when not significant)."""
-    _run_smoothed("predict", opts)
-
-
-@main.command()
-@click.argument("files", nargs=-1, type=click.Path())
-@click.option("--radii", default="0,0.25,0.5,0.75,1.0", show_default=True, help="Comma-separated radii.")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "tsv"]), default="markdown",
-              show_default=True)
-@click.option("--radius-column", default="radius", show_default=True)
-@click.option("--high-prob-alpha", type=float, default=None,
-              help="Also report Cohen's high-probability certified accuracy for this α.")
-@click.option("--per-class", is_flag=True, help="Also print per-class certified accuracy.")
-@click.option("--plot", type=click.Path(), default=None, help="Write a certified-accuracy plot (PNG + SVG).")
-@click.option("--cohen-table", type=click.Path(), default=None, metavar="DIR",
-              help="Reproduce Cohen et al.'s published vary-noise table from the raw TSVs in DIR.")
-@click.option("--cohen-dataset", type=click.Choice(["cifar10", "imagenet"]), default="cifar10", show_default=True)
-def analyze(files, radii, fmt, radius_column, high_prob_alpha, per_class, plot, cohen_table, cohen_dataset) -> None:
-    """Certified accuracy, ACR and abstain rate from certify TSVs (smoothcert's or Cohen's)."""
-    from .workflows import analyze_files, cohen_table_text
-
-    if cohen_table:
-        click.echo(cohen_table_text(cohen_table, cohen_dataset, fmt))
-        if not files:
-            return
-    if not files:
-        raise InvalidArgumentError("give at least one results TSV (or --cohen-table DIR)")
-    click.echo(analyze_files([Path(f) for f in files], parse_floats(radii, "--radii"), fmt, radius_column,
-                             high_prob_alpha, per_class, plot))
-
-
-@main.command()
-@click.option("--out", type=click.Path(), default="runs/demo", show_default=True)
-@click.option("--fresh", is_flag=True, help="Start over instead of reusing an earlier demo's results.")
-@click.option("--n", type=int, default=10_000, show_default=True)
-@click.option("--device", default="auto", show_default=True)
-@click.option("--quiet", is_flag=True)
-def demo(out, fresh, n, device, quiet) -> None:
-    """Train a CNN on digits with σ = 0.25, certify the 360 test digits, write a table, plot and report."""
-    from .workflows import run_demo
-
-    run_demo(Path(out), n=n, fresh=fresh, device=pick_device(device), progress=not quiet, echo=click.echo)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

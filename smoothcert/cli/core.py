@@ -1,0 +1,119 @@
+"""The core commands: train, certify, predict, analyze, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import InvalidArgumentError
+from .common import (
+    data_options,
+    model_options,
+    parse_floats,
+    pick_device,
+    run_smoothed,
+    smoothing_options,
+)
+
+# --- commands ---------------------------------------------------------------------------------------------
+
+@click.command()
+@click.option("--dataset", default="digits", show_default=True, help="Data set name or FILE.npz.")
+@data_options
+@click.option("--arch", type=click.Choice(["mlp", "lenet", "cnn"]), default="lenet", show_default=True)
+@click.option("--train-sigma", type=float, default=0.25, show_default=True, help="Training noise (0: standard).")
+@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--batch-size", type=int, default=128, show_default=True)
+@click.option("--lr", type=float, default=3e-3, show_default=True)
+@click.option("--optimizer", type=click.Choice(["adam", "sgd", "adadelta"]), default="adam", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--out", type=click.Path(), required=True, help="Checkpoint path stem, e.g. runs/x/model.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing checkpoint.")
+@click.option("--quiet", is_flag=True)
+def train(**opts) -> None:
+    """Train a base classifier, with Gaussian noise augmentation when --train-sigma > 0."""
+    from ..data import load_dataset
+    from ..models import checkpoint_paths
+    from ..training import TrainConfig
+    from ..workflows import train_base_model
+
+    device = pick_device(opts["device"])
+    existing = [p for p in checkpoint_paths(opts["out"]) if p.exists()]
+    if existing and not opts["overwrite"]:
+        raise InvalidArgumentError(f"{existing[0]} already exists; pass --overwrite to replace it")
+    data = load_dataset(opts["dataset"], data_dir=opts["data_dir"], seed=opts["data_seed"],
+                        download=opts["download"])
+    cfg = TrainConfig(train_sigma=opts["train_sigma"], epochs=opts["epochs"], batch_size=opts["batch_size"],
+                      lr=opts["lr"], optimizer=opts["optimizer"], seed=opts["seed"])
+    _, info, paths = train_base_model(data, opts["arch"], cfg, opts["out"], device=device,
+                                      progress=not opts["quiet"], log=None if opts["quiet"] else click.echo)
+    click.echo(f"test accuracy {info.test_accuracy:.4f} (clean); checkpoint {paths[0]} + {paths[1].name}")
+    click.echo(f"data: {data.split_note}")
+
+
+@click.command()
+@model_options
+@data_options
+@smoothing_options
+@click.option("--n0", type=int, default=100, show_default=True, help="Samples to select the class.")
+@click.option("--n", type=int, default=100_000, show_default=True, help="Samples to estimate its probability.")
+def certify(**opts) -> None:
+    """CERTIFY each test input: predicted class and certified ℓ2 radius (Cohen et al. 2019)."""
+    run_smoothed("certify", opts)
+
+
+@click.command()
+@model_options
+@data_options
+@smoothing_options
+@click.option("--n", type=int, default=10_000, show_default=True, help="Noise samples per input.")
+def predict(**opts) -> None:
+    """PREDICT each test input with the smoothed classifier (abstains when not significant)."""
+    run_smoothed("predict", opts)
+
+
+@click.command()
+@click.argument("files", nargs=-1, type=click.Path())
+@click.option("--radii", default="0,0.25,0.5,0.75,1.0", show_default=True, help="Comma-separated radii.")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "tsv"]), default="markdown",
+              show_default=True)
+@click.option("--radius-column", default="radius", show_default=True)
+@click.option("--high-prob-alpha", type=float, default=None,
+              help="Also report Cohen's high-probability certified accuracy for this α.")
+@click.option("--per-class", is_flag=True, help="Also print per-class certified accuracy.")
+@click.option("--plot", type=click.Path(), default=None, help="Write a certified-accuracy plot (PNG + SVG).")
+@click.option("--cohen-table", type=click.Path(), default=None, metavar="DIR",
+              help="Reproduce Cohen et al.'s published vary-noise table from the raw TSVs in DIR.")
+@click.option("--cohen-dataset", type=click.Choice(["cifar10", "imagenet"]), default="cifar10", show_default=True)
+def analyze(files, radii, fmt, radius_column, high_prob_alpha, per_class, plot, cohen_table, cohen_dataset) -> None:
+    """Certified accuracy, ACR and abstain rate from certify TSVs (smoothcert's or Cohen's)."""
+    from ..workflows import analyze_files, cohen_table_text
+
+    if cohen_table:
+        click.echo(cohen_table_text(cohen_table, cohen_dataset, fmt))
+        if not files:
+            return
+    if not files:
+        raise InvalidArgumentError("give at least one results TSV (or --cohen-table DIR)")
+    click.echo(analyze_files([Path(f) for f in files], parse_floats(radii, "--radii"), fmt, radius_column,
+                             high_prob_alpha, per_class, plot))
+
+
+@click.command()
+@click.option("--out", type=click.Path(), default="runs/demo", show_default=True)
+@click.option("--fresh", is_flag=True, help="Start over instead of reusing an earlier demo's results.")
+@click.option("--n", type=int, default=10_000, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--quiet", is_flag=True)
+@click.option("--no-compile", is_flag=True, help="Sample with the eager model (no torch.compile).")
+def demo(out, fresh, n, device, quiet, no_compile) -> None:
+    """Train a CNN on digits with σ = 0.25, certify the 360 test digits, write a table, plot and report."""
+    from ..workflows import run_demo
+
+    run_demo(Path(out), n=n, fresh=fresh, device=pick_device(device), progress=not quiet,
+             compile_model=not no_compile, echo=click.echo)
+
+
+COMMANDS = [train, certify, predict, analyze, demo]
