@@ -8,13 +8,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from .certificates.sequential import SequentialConfig, certify_sequential
 from .errors import InputError, InvalidArgumentError
-from .runs import CERTIFY_COLUMNS, PREDICT_COLUMNS, ResultWriter, check_resumable, write_manifest
+from .runs import CERTIFY_COLUMNS, PREDICT_COLUMNS, SEQUENTIAL_COLUMNS, ResultWriter, check_resumable, write_manifest
 from .smooth import Smooth, check_count
 from .stats import check_alpha
 
@@ -41,7 +43,7 @@ def _run(
     y: torch.Tensor,
     out: str | Path,
     indices: Sequence[int],
-    per_input_samples: int,
+    per_input_samples: int | None,
     fill_samples: int,
     arguments: Mapping[str, object],
     resume: bool,
@@ -50,6 +52,7 @@ def _run(
     progress: bool,
     compute,
     context: Mapping[str, object],
+    columns: Sequence[str],
 ) -> dict:
     if len(x) != len(y):
         raise InputError(f"got {len(x)} inputs but {len(y)} labels")
@@ -60,14 +63,16 @@ def _run(
         smooth.check_model(x[indices[:1]])  # fail before any file is touched
     if resume:
         check_resumable(out, arguments)
-    columns = CERTIFY_COLUMNS if kind == "certify" else PREDICT_COLUMNS
     writer = ResultWriter(out, columns, resume=resume, overwrite=overwrite)
     todo = [i for i in indices if i not in writer.done]
     write_manifest(out, arguments, status="running", **context)
     # Enough inputs per call that the smallest sampling step (CERTIFY's selection) fills a forward batch.
     chunk = max(1, min(64, math.ceil(smooth.batch_size / fill_samples)))
     stats = {"inputs": 0, "correct": 0, "seconds": 0.0, "samples": 0}
-    bar = tqdm(total=len(todo) * per_input_samples, unit="sample", unit_scale=True, disable=not progress,
+    # Sample counts are known in advance except for sequential runs, whose bar counts inputs instead.
+    by_input = per_input_samples is None
+    bar = tqdm(total=len(todo) * (per_input_samples or 1), unit="input" if by_input else "sample",
+               unit_scale=not by_input, disable=not progress,
                desc=f"{kind} σ={smooth.sigma:g}", smoothing=0.1, mininterval=0.5)
     started = time.perf_counter()
     try:
@@ -75,7 +80,7 @@ def _run(
             for first in range(0, len(todo), chunk):
                 ids = todo[first : first + chunk]
                 t0 = time.perf_counter()
-                rows = compute(x[ids], ids, bar.update)
+                rows = compute(x[ids], ids, None if by_input else bar.update)
                 seconds = (time.perf_counter() - t0) / len(ids)
                 for i, row in zip(ids, rows, strict=True):
                     label = int(y[i])
@@ -84,13 +89,15 @@ def _run(
                     row["time"] = round(seconds, 4) if record_time else 0.0
                     writer.write(row)
                     stats["correct"] += row["correct"]
+                    stats["samples"] += int(row.get("n0", 0)) + int(row["n"])
+                if by_input:
+                    bar.update(len(ids))
                 stats["inputs"] += len(ids)
                 bar.set_postfix(done=f"{len(writer.done) + stats['inputs']}/{len(indices)}",
                                 acc=f"{stats['correct'] / stats['inputs']:.3f}")
     finally:
         bar.close()
         stats["seconds"] = time.perf_counter() - started
-        stats["samples"] = stats["inputs"] * per_input_samples
         complete = stats["inputs"] == len(todo)
         write_manifest(out, arguments, status="complete" if complete else "interrupted",
                        timing={**stats, "samples_per_second": stats["samples"] / max(stats["seconds"], 1e-9),
@@ -114,12 +121,15 @@ def certify_dataset(
     record_time: bool = True,
     progress: bool = True,
     context: Mapping[str, object] | None = None,
+    sequential: SequentialConfig | None = None,
 ) -> dict:
     """CERTIFY every selected input of x [N, *shape] (labels y [N]) and write one TSV row each to ``out``.
 
     Rows have Cohen's columns ``idx label predict radius correct time`` then ``pA_lower n0 n count_top``;
     ``time`` is seconds per input (the batch's time shared among its inputs; 0 when ``record_time`` is off,
     which makes reruns byte-identical). A manifest ``out.json`` records ``arguments`` and ``context``.
+    With ``sequential``, inputs are certified by sequential CERTIFY (n is then the cap): the ``n`` column holds
+    the samples each input used, and columns ``pA_upper stop`` are added.
     Returns counts and timing of this call.
     """
     n0, n, alpha = check_count("n0", n0), check_count("n", n), check_alpha(alpha)  # before any file is touched
@@ -127,12 +137,23 @@ def certify_dataset(
     arguments = dict(arguments or {"n0": n0, "n": n, "alpha": alpha, "sigma": smooth.sigma, "seed": smooth.seed})
 
     def compute(xb: torch.Tensor, ids: list[int], update) -> list[dict]:
-        certs = smooth.certify_batch(xb, n0, n, alpha, indices=ids, progress=update)
-        return [{"predict": c.prediction, "radius": c.radius, "pA_lower": c.p_a_lower, "n0": c.n0, "n": c.n,
+        if sequential is not None:
+            certs = certify_sequential(smooth, xb, n0, alpha, sequential, indices=ids, progress=update)
+        else:
+            certs = smooth.certify_batch(xb, n0, n, alpha, indices=ids, progress=update)
+        rows = [{"predict": c.prediction, "radius": c.radius, "pA_lower": c.p_a_lower, "n0": c.n0, "n": c.n,
                  "count_top": c.count_top} for c in certs]
+        if sequential is not None:
+            for row, c in zip(rows, certs, strict=True):
+                row.update(pA_upper=c.p_a_upper, stop=c.stop)
+        return rows
 
-    return _run("certify", smooth, x, y, out, indices, n0 + n, n0, arguments, resume, overwrite, record_time,
-                progress, compute, context or {})
+    columns = CERTIFY_COLUMNS + (SEQUENTIAL_COLUMNS if sequential is not None else ())
+    if sequential is not None:
+        sequential = replace(sequential, n_max=n).validate()
+    per_input = None if sequential is not None else n0 + n
+    return _run("certify", smooth, x, y, out, indices, per_input, n0, arguments, resume, overwrite, record_time,
+                progress, compute, context or {}, columns)
 
 
 def predict_dataset(
@@ -163,4 +184,4 @@ def predict_dataset(
                  "n": p.n, "pvalue": p.pvalue} for p in preds]
 
     return _run("predict", smooth, x, y, out, indices, n, n, arguments, resume, overwrite, record_time,
-                progress, compute, context or {})
+                progress, compute, context or {}, PREDICT_COLUMNS)

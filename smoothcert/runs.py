@@ -20,6 +20,7 @@ from .errors import ResultsError
 
 #: Cohen et al.'s columns first, then smoothcert's.
 CERTIFY_COLUMNS = ("idx", "label", "predict", "radius", "correct", "time", "pA_lower", "n0", "n", "count_top")
+SEQUENTIAL_COLUMNS = ("pA_upper", "stop")  # added by sequential CERTIFY; n then counts the samples used
 PREDICT_COLUMNS = ("idx", "label", "predict", "correct", "time", "count_top", "count_runner_up", "n", "pvalue")
 
 

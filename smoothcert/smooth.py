@@ -136,10 +136,26 @@ class Smooth:
 
         ``indices`` (B ints) identify the inputs for seeding; ``stream`` separates independent phases.
         """
+        return self.count(x, n, self.generators(indices, stream), progress)
+
+    def generators(self, indices: Sequence[int], stream: int) -> list[torch.Generator]:
+        """Fresh noise generators for inputs ``indices`` on one stream (seeded from the run seed)."""
+        return sampling.make_generators(self.seed, indices, stream, self.device)
+
+    def count(
+        self,
+        x: torch.Tensor,
+        n: int | Sequence[int],
+        generators: Sequence[torch.Generator],
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Outcome counts [B, K] continuing each input's stream in ``generators`` (advanced in place).
+
+        Sequential procedures call this round after round on the same generators.
+        """
         x = self._check_inputs(x)
-        gens = sampling.make_generators(self.seed, indices, stream, self.device)
         return sampling.count_outcomes(
-            self._engine_model, x, self.noise, n, gens, self.outcome_map, self.batch_size, progress,
+            self._engine_model, x, self.noise, n, generators, self.outcome_map, self.batch_size, progress,
             static_shapes=self.compile,
         )
 

@@ -111,6 +111,7 @@ def _load_model_and_data(opts: dict, device: torch.device):
 
 
 def run_smoothed(kind: str, opts: dict) -> None:
+    from ..certificates.sequential import SequentialConfig
     from ..models.checkpoint import asdict_info
     from ..pipeline import certify_dataset, predict_dataset, select_indices
     from ..smooth import Smooth
@@ -129,8 +130,13 @@ def run_smoothed(kind: str, opts: dict) -> None:
     common = dict(indices=indices, arguments=arguments, resume=opts["resume"], overwrite=opts["overwrite"],
                   record_time=not opts["no_timing"], progress=not opts["quiet"], context=context)
     if kind == "certify":
+        sequential = None
+        if opts.get("sequential"):
+            sequential = SequentialConfig(n_max=opts["n"], radius=opts["preset_radius"], tolerance=opts["tolerance"])
+        elif opts.get("preset_radius") is not None or opts.get("tolerance") is not None:
+            raise InvalidArgumentError("--radius and --tolerance need --sequential")
         stats = certify_dataset(smooth, data.x_test, data.y_test, opts["out"], n0=opts["n0"], n=opts["n"],
-                                alpha=opts["alpha"], **common)
+                                alpha=opts["alpha"], sequential=sequential, **common)
     else:
         stats = predict_dataset(smooth, data.x_test, data.y_test, opts["out"], n=opts["n"], alpha=opts["alpha"],
                                 **common)

@@ -59,6 +59,12 @@ def train(**opts) -> None:
 @smoothing_options
 @click.option("--n0", type=int, default=100, show_default=True, help="Samples to select the class.")
 @click.option("--n", type=int, default=100_000, show_default=True, help="Samples to estimate its probability.")
+@click.option("--sequential", is_flag=True,
+              help="Sample in rounds and stop once settled (anytime-valid); --n is then the cap.")
+@click.option("--radius", "preset_radius", type=float, default=None,
+              help="With --sequential: only decide whether each input is certified at this radius.")
+@click.option("--tolerance", type=float, default=None,
+              help="With --sequential, full-radius mode: stop when the cap could add at most this (default 0.02σ).")
 def certify(**opts) -> None:
     """CERTIFY each test input: predicted class and certified ℓ2 radius (Cohen et al. 2019)."""
     run_smoothed("certify", opts)
