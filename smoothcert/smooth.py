@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from . import sampling
-from .accelerate import CompiledModel
+from .accelerate import engine_model
 from .errors import InputError, InvalidArgumentError
 from .noise import GaussianNoise, Noise
 from .stats import binomial_test_pvalue, check_alpha, clopper_pearson_lower
@@ -85,6 +85,8 @@ class Smooth:
         device: where to sample; default the model's device.
         compile: run the noisy forward passes through ``torch.compile`` (see :mod:`smoothcert.accelerate`):
             a few seconds once, then faster; the base classifier is the same function up to float rounding.
+        precision: "fp32", or "bf16" to sample under bfloat16 autocast; the base classifier is then the bf16
+            model, and its certificates are certificates of that model.
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class Smooth:
         outcome_map: sampling.OutcomeMap | None = None,
         device: torch.device | str | None = None,
         compile: bool = False,
+        precision: str = "fp32",
     ) -> None:
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise InvalidArgumentError(f"num_classes must be an integer >= 2, got {num_classes!r}")
@@ -114,7 +117,8 @@ class Smooth:
         self.outcome_map = outcome_map or sampling.ArgmaxOutcome(num_classes)
         self.device = torch.device(device) if device is not None else sampling.model_device(model)
         self.compile = bool(compile)
-        self._engine_model: nn.Module = CompiledModel(self.model) if self.compile else self.model
+        self.precision = precision
+        self._engine_model: nn.Module = engine_model(self.model, precision, self.compile)
         self._next_index = 0
 
     @property
@@ -163,7 +167,7 @@ class Smooth:
     def check_model(self, x: torch.Tensor) -> None:
         """One clean forward pass on ``x[:1]``: raises InputError if inputs or logits do not fit."""
         x = self._check_inputs(x[:1])
-        self.outcome_map(sampling.forward(self.model, x))
+        self.outcome_map(sampling.forward(self.model, x))  # eager first: its errors are the clearest
 
     def _check_inputs(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):

@@ -39,6 +39,21 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
+def parse_batch_size(text: str, model, input_shape, device) -> int:
+    """An integer ≥ 1, or 'auto': the fastest of a few sizes, measured now."""
+    if text == "auto":
+        from ..accelerate import tune_batch_size
+
+        return tune_batch_size(model, input_shape, device)
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise InvalidArgumentError(f"--batch-size must be an integer or 'auto', got {text!r}") from err
+    if value < 1:
+        raise InvalidArgumentError(f"batch_size must be an integer >= 1, got {value}")
+    return value
+
+
 def parse_floats(text: str, what: str) -> list[float]:
     """'0,0.25,0.5' → [0.0, 0.25, 0.5]."""
     try:
@@ -72,8 +87,10 @@ def model_options(f):
 def smoothing_options(f):
     f = click.option("--sigma", type=float, required=True, help="Noise level σ (input units, inputs in [0,1]).")(f)
     f = click.option("--alpha", type=float, default=0.001, show_default=True, help="Failure probability.")(f)
-    f = click.option("--batch-size", type=int, default=1024, show_default=True,
-                     help="Noisy copies per forward pass.")(f)
+    f = click.option("--batch-size", default="1024", show_default=True,
+                     help="Noisy copies per forward pass, or 'auto' to measure the fastest on this machine.")(f)
+    f = click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+                     help="bf16: sample under bfloat16 autocast (the base classifier is then the bf16 model).")(f)
     f = click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")(f)
     f = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")(f)
     f = click.option("--skip", type=int, default=1, show_default=True, help="Use every SKIP-th test input.")(f)
@@ -118,15 +135,19 @@ def run_smoothed(kind: str, opts: dict) -> None:
 
     device = pick_device(opts["device"])
     model, info, data, num_classes = _load_model_and_data(opts, device)
-    smooth = Smooth(model, num_classes, opts["sigma"], batch_size=opts["batch_size"], seed=opts["seed"],
-                    device=device, compile=opts["compile_model"])
+    batch_size = parse_batch_size(opts["batch_size"], model, data.input_shape, device)
+    smooth = Smooth(model, num_classes, opts["sigma"], batch_size=batch_size, seed=opts["seed"],
+                    device=device, compile=opts["compile_model"], precision=opts["precision"])
     indices = select_indices(len(data.x_test), opts["skip"], opts["max_inputs"])
     ignored = {"resume", "overwrite", "quiet", "device", "batch_size", "out", "compile_model", "no_timing"}
     arguments = {k: v for k, v in opts.items() if k not in ignored}
     context = {"device": str(device), "dataset": {"name": data.name, "split_note": data.split_note,
                                                    "test_inputs": len(data.x_test), "selected": len(indices)},
                "model": asdict_info(info) if info else {"spec": opts["model_spec"], "weights": opts["weights"]},
-               "noise": smooth.noise.to_dict()}
+               "noise": smooth.noise.to_dict(),
+               "engine": {"batch_size": batch_size, "compile": smooth.compile, "precision": smooth.precision,
+                          "base_classifier": "the model under bfloat16 autocast" if smooth.precision == "bf16"
+                          else "the model in float32"}}
     common = dict(indices=indices, arguments=arguments, resume=opts["resume"], overwrite=opts["overwrite"],
                   record_time=not opts["no_timing"], progress=not opts["quiet"], context=context)
     if kind == "certify":
