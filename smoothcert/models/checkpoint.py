@@ -54,7 +54,8 @@ def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
     """(weights, sidecar) paths for ``path`` given as either file or as a stem without suffix."""
     path = Path(path)
     stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
-    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    # Append rather than replace: a stem such as "alpha_0.25" keeps its dot.
+    return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, info: CheckpointInfo) -> tuple[Path, Path]:

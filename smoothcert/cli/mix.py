@@ -1,0 +1,214 @@
+"""``smoothcert mix train | eval | certify``: adaptive smoothing on a run folder (see docs/mixing.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..errors import InvalidArgumentError
+from .common import SmoothcertGroup, parse_floats, pick_device
+
+
+def _data_options(f):
+    f = click.option("--data-dir", type=click.Path(), default=None,
+                     help="Folder of the MNIST IDX files (default: $SMOOTHCERT_DATA_DIR or the user cache).")(f)
+    f = click.option("--download", is_flag=True, help="Download MNIST if missing (checks MD5).")(f)
+    return f
+
+
+def _common(f):
+    f = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")(f)
+    f = click.option("--quiet", is_flag=True, help="No progress bars.")(f)
+    return f
+
+
+def _run_data(run: Path, data_dir, download):
+    """The data set a run was trained on (name and split seed from its train manifest or checkpoint)."""
+    from ..data import load_dataset
+    from ..models import read_info
+
+    manifest = run / "train.json"
+    seed = 0
+    if manifest.is_file():
+        seed = int(json.loads(manifest.read_text()).get("arguments", {}).get("data_seed", 0))
+    name = read_info(run / "standard").dataset
+    return load_dataset(name, data_dir=data_dir, seed=seed, download=download)
+
+
+@click.group(cls=SmoothcertGroup)
+def mix() -> None:
+    """Adaptive smoothing: mix a standard and a robust classifier (fixed α or a mixing network α(x))."""
+
+
+@mix.command("train")
+@click.option("--dataset", default="digits", show_default=True, help="digits | mnist | FILE.npz")
+@_data_options
+@click.option("--data-seed", type=int, default=0, show_default=True, help="Seed of the train/test split.")
+@click.option("--out", type=click.Path(), required=True, help="Run folder, e.g. runs/mix/mnist.")
+@click.option("--arch", type=click.Choice(["mlp", "lenet", "cnn"]), default="lenet", show_default=True)
+@click.option("--norm", type=click.Choice(["linf", "l2"]), default="linf", show_default=True)
+@click.option("--eps", type=float, default=0.3, show_default=True,
+              help="ε₀: adversarial training radius and the mixing network's threat model.")
+@click.option("--standard-epochs", type=int, default=10, show_default=True)
+@click.option("--lr", type=float, default=3e-3, show_default=True, help="Learning rate of the base models.")
+@click.option("--robust-epochs", type=int, default=10, show_default=True)
+@click.option("--adv-steps", type=int, default=5, show_default=True, help="PGD steps in adversarial training.")
+@click.option("--eps-warmup", type=int, default=2, show_default=True, help="Epochs of linearly growing ε.")
+@click.option("--noise-sigma", type=float, default=0.25, show_default=True,
+              help="Training noise of the model to smooth for certificates (0: skip it).")
+@click.option("--noise-epochs", type=int, default=10, show_default=True)
+@click.option("--mixing-epochs", type=int, default=5, show_default=True)
+@click.option("--mixing-attack", type=click.Choice(["pgd", "apgd"]), default="pgd", show_default=True)
+@click.option("--mixing-steps", default="1,6", show_default=True, help="Random attack iterations: LOW,HIGH.")
+@click.option("--mixing-lr", type=float, default=1e-3, show_default=True)
+@click.option("--mixing-max", type=int, default=None, help="Train the mixing network on at most this many images.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_common
+def train_cmd(**o) -> None:
+    """Train the standard, robust (PGD), noise-trained and mixing models; resumes where it stopped."""
+    from ..data import load_dataset
+    from ..mixing.adversarial import AdversarialConfig
+    from ..mixing.experiment import TrainPlan, train_run
+    from ..mixing.train_mixing import MixingConfig
+
+    steps = [int(v) for v in parse_floats(o["mixing_steps"], "--mixing-steps")]
+    if len(steps) != 2:
+        raise InvalidArgumentError(f"--mixing-steps needs LOW,HIGH, got {o['mixing_steps']!r}")
+    plan = TrainPlan(
+        arch=o["arch"], standard_epochs=o["standard_epochs"], standard_lr=o["lr"],
+        robust=AdversarialConfig(eps=o["eps"], norm=o["norm"], steps=o["adv_steps"], eps_warmup=o["eps_warmup"],
+                                 epochs=o["robust_epochs"], lr=o["lr"], seed=o["seed"]),
+        noise_sigma=o["noise_sigma"], noise_epochs=o["noise_epochs"],
+        mixing=MixingConfig(eps=o["eps"], norm=o["norm"], steps_low=steps[0], steps_high=steps[1],
+                            attack=o["mixing_attack"], epochs=o["mixing_epochs"], lr=o["mixing_lr"], seed=o["seed"]),
+        mixing_max=o["mixing_max"], seed=o["seed"], data_seed=o["data_seed"])
+    plan.robust.validate()
+    plan.mixing.validate()
+    data = load_dataset(o["dataset"], data_dir=o["data_dir"], seed=o["data_seed"], download=o["download"])
+    run = Path(o["out"])
+    times = train_run(data, run, plan, device=pick_device(o["device"]), progress=not o["quiet"], echo=click.echo)
+    click.echo(f"done: {', '.join(f'{k} {v:.0f} s' for k, v in times.items()) or 'all stages reused'} → {run}")
+    click.echo(f"data: {data.split_note}")
+
+
+@mix.command("eval")
+@click.option("--run", "run_dir", type=click.Path(), required=True, help="Run folder of `mix train`.")
+@_data_options
+@click.option("--eps", default="0.1,0.2,0.3", show_default=True, help="Radii of the attacks.")
+@click.option("--alphas", default="0.3,0.5,0.6,0.7,0.8,0.9", show_default=True, help="Fixed-α sweep.")
+@click.option("--gamma-scale", type=float, default=2.0, show_default=True, help="γ′ = scale·BN(γ) + bias.")
+@click.option("--gamma-biases", default="-1,0,1", show_default=True, help="One adaptive mixture per bias.")
+@click.option("--alpha-range", default="0,1", show_default=True, help="α range of the adaptive mixture: LOW,HIGH.")
+@click.option("--attacks", default="pgd,apgd-ce", show_default=True, help="Sequence: pgd, apgd-ce, apgd-dlr.")
+@click.option("--norm", type=click.Choice(["linf", "l2"]), default="linf", show_default=True)
+@click.option("--steps", type=int, default=20, show_default=True, help="Iterations of each attack.")
+@click.option("--max", "max_inputs", type=int, default=500, show_default=True, help="First MAX test inputs.")
+@click.option("--autoattack-max", type=int, default=0, show_default=True,
+              help="Also run ART AutoAttack (optional package) on this many inputs at the largest ε.")
+@click.option("--autoattack-iter", type=int, default=100, show_default=True)
+@click.option("--autoattack-queries", type=int, default=5000, show_default=True)
+@click.option("--batch-size", type=int, default=250, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--name", default="eval", show_default=True,
+              help="Results NAME.tsv / NAME.md in the run folder (the trade-off plot shows all of them).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted evaluation.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier evaluation.")
+@_common
+def eval_cmd(**o) -> None:
+    """Clean and robust accuracy of standard, robust, fixed-α and adaptive mixtures; table and plot."""
+    from ..attacks import METHODS, AutoAttackConfig
+    from ..mixing.experiment import EvalPlan, eval_run
+
+    attacks = [a.strip() for a in o["attacks"].split(",") if a.strip()]
+    bad = [a for a in attacks if a not in METHODS or a == "autoattack"]
+    if bad or not attacks:
+        raise InvalidArgumentError(f"--attacks takes pgd, apgd-ce, apgd-dlr; got {o['attacks']!r}")
+    alpha_range = parse_floats(o["alpha_range"], "--alpha-range")
+    if len(alpha_range) != 2:
+        raise InvalidArgumentError(f"--alpha-range needs LOW,HIGH, got {o['alpha_range']!r}")
+    if o["max_inputs"] < 1 or o["steps"] < 1 or o["batch_size"] < 1:
+        raise InvalidArgumentError("--max, --steps and --batch-size must be >= 1")
+    from ..attacks import art_available
+
+    if o["autoattack_max"] > 0 and not art_available():
+        raise InvalidArgumentError("--autoattack-max needs the optional package adversarial-robustness-toolbox "
+                                   "(pip install adversarial-robustness-toolbox)")
+    plan = EvalPlan(eps=parse_floats(o["eps"], "--eps"), alphas=parse_floats(o["alphas"], "--alphas"),
+                    gamma_scale=o["gamma_scale"], gamma_biases=parse_floats(o["gamma_biases"], "--gamma-biases"),
+                    alpha_range=(alpha_range[0], alpha_range[1]), attacks=attacks, norm=o["norm"],
+                    steps=o["steps"], max_inputs=o["max_inputs"], autoattack_inputs=o["autoattack_max"],
+                    autoattack=AutoAttackConfig(apgd_iter=o["autoattack_iter"],
+                                                square_queries=o["autoattack_queries"]),
+                    batch_size=o["batch_size"], seed=o["seed"], name=o["name"])
+    if not o["name"] or not all(c.isalnum() or c in "-_" for c in o["name"]):
+        raise InvalidArgumentError(f"--name takes letters, digits, - and _, got {o['name']!r}")
+    if any(not 0 <= a <= 1 for a in plan.alphas):
+        raise InvalidArgumentError(f"--alphas must lie in [0, 1], got {o['alphas']!r}")
+    run = Path(o["run_dir"])
+    data = _run_data(run, o["data_dir"], o["download"])
+    report = eval_run(run, data, plan, device=pick_device(o["device"]), resume=o["resume"],
+                      overwrite=o["overwrite"], progress=not o["quiet"], echo=click.echo)
+    click.echo(report.read_text())
+    click.echo(f"table {report}; plot {run / 'tradeoff.png'}")
+
+
+@mix.command("certify")
+@click.option("--run", "run_dir", type=click.Path(), required=True, help="Run folder of `mix train`.")
+@_data_options
+@click.option("--sigma", type=float, default=0.25, show_default=True, help="Smoothing noise σ.")
+@click.option("--n0", type=int, default=100, show_default=True)
+@click.option("--n", type=int, default=10_000, show_default=True)
+@click.option("--alpha", "alpha_conf", type=float, default=0.001, show_default=True,
+              help="Failure probability of the simultaneous bounds.")
+@click.option("--max", "max_inputs", type=int, default=500, show_default=True, help="First MAX test inputs.")
+@click.option("--alphas", default="0.5,0.55,0.6,0.65,0.7,0.75,0.8,0.85,0.9,0.95,1", show_default=True,
+              help="Mixing weights α to report.")
+@click.option("--radii", default="0,0.1,0.25,0.5,0.75,1", show_default=True)
+@click.option("--batch-size", type=int, default=1024, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the noise-trained model.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted vote sampling.")
+@click.option("--overwrite", is_flag=True, help="Replace earlier votes.")
+@_common
+def certify_cmd(**o) -> None:
+    """Certified accuracy of the mixture with the smoothed noise-trained model, against α (sound and plug-in)."""
+    from ..mixing.certify import check_mixing_alpha
+    from ..mixing.experiment import CertifyPlan, certify_run
+    from ..stats import check_alpha
+
+    check_alpha(o["alpha_conf"])
+    alphas = parse_floats(o["alphas"], "--alphas")
+    check_mixing_alpha(alphas)
+    if o["max_inputs"] < 1:
+        raise InvalidArgumentError(f"--max must be >= 1, got {o['max_inputs']}")
+    plan = CertifyPlan(sigma=o["sigma"], n0=o["n0"], n=o["n"], alpha_conf=o["alpha_conf"],
+                       max_inputs=o["max_inputs"], alphas=alphas, radii=parse_floats(o["radii"], "--radii"),
+                       batch_size=o["batch_size"], seed=o["seed"], compile=o["compile_model"])
+    run = Path(o["run_dir"])
+    data = _run_data(run, o["data_dir"], o["download"])
+    report = certify_run(run, data, plan, device=pick_device(o["device"]), resume=o["resume"],
+                         overwrite=o["overwrite"], progress=not o["quiet"], echo=click.echo)
+    click.echo(report.read_text())
+    click.echo(f"table {report}; plot {run / 'certified_vs_alpha.png'}")
+
+
+@mix.command("plot")
+@click.option("--run", "run_dir", type=click.Path(), required=True, help="Run folder with evaluation TSVs.")
+@click.option("--eps", default=None, help="Panels (default: every ε in the evaluations).")
+def plot_cmd(run_dir, eps) -> None:
+    """Redraw the trade-off plot from every evaluation in a run folder (no attacks are run)."""
+    from ..mixing.experiment import all_eval_rows
+    from ..report.mixing_plots import plot_tradeoff
+
+    run = Path(run_dir)
+    rows = all_eval_rows(run) if run.is_dir() else []
+    if not rows:
+        raise InvalidArgumentError(f"no evaluation results in {run}: run `smoothcert mix eval` first")
+    panels = parse_floats(eps, "--eps") if eps else sorted({float(r["eps"]) for r in rows})
+    paths = plot_tradeoff(rows, panels, run / "tradeoff", title=f"{run.name}: clean vs robust accuracy")
+    click.echo(f"plot {paths[0]} ({len(rows)} rows)")
+
+
+COMMANDS = [mix]

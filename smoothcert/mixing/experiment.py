@@ -1,0 +1,339 @@
+"""The ``smoothcert mix`` jobs on a run folder: train the models, evaluate the trade-off, certify the mixture.
+
+A run folder holds ``standard``, ``robust`` (adversarially trained) and ``noise`` (Gaussian-noise trained,
+for certification) checkpoints, the mixing network ``mixing``, and the results of ``eval`` and ``certify``
+with their manifests, tables and plots. Every stage is skipped when its output exists with the same
+settings, and the long ones resume per epoch (training) or per row (evaluation, certification).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..analysis import markdown_table
+from ..attacks import AttackConfig, AutoAttackConfig
+from ..data import Dataset
+from ..errors import CheckpointError, InvalidArgumentError
+from ..models import load_checkpoint, read_info
+from ..models.checkpoint import checkpoint_paths
+from ..report.mixing_plots import plot_certified_vs_alpha, plot_tradeoff
+from ..runs import write_manifest
+from ..smooth import Smooth
+from ..training import TrainConfig
+from ..workflows import train_base_model
+from .adversarial import AdversarialConfig, train_robust_model
+from .certify import (
+    certify_mixture_dataset,
+    mixture_certified_accuracy,
+    mixture_clean_accuracy,
+    read_mixture_votes,
+)
+from .evaluate import EVAL_COLUMNS, ModelEntry, evaluate_robustness, read_eval_rows
+from .mixed import MixedClassifier
+from .train_mixing import MixingConfig, build_mixed, load_mixing, save_mixing, train_mixing
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class TrainPlan:
+    """What ``mix train`` builds. ``noise_sigma`` 0 skips the noise-trained model; ``mixing_max`` limits the
+    training images of the mixing network (None: all); ``data_seed`` is the split the data was loaded with
+    (recorded so that eval and certify load the same split)."""
+
+    arch: str = "lenet"
+    standard_epochs: int = 10
+    standard_lr: float = 3e-3
+    robust: AdversarialConfig = field(default_factory=AdversarialConfig)
+    noise_sigma: float = 0.25
+    noise_epochs: int = 10
+    mixing: MixingConfig = field(default_factory=MixingConfig)
+    mixing_max: int | None = None
+    seed: int = 0
+    data_seed: int = 0
+
+
+def _existing(stem: Path) -> bool:
+    return all(p.is_file() for p in checkpoint_paths(stem))
+
+
+def _check_same(stem: Path, wanted: dict) -> None:
+    """Refuse to reuse a checkpoint whose recorded training settings differ from ``wanted``."""
+    training = read_info(stem).training
+    differing = {k: training.get(k) for k, v in wanted.items() if training.get(k) != v}
+    if differing:
+        raise InvalidArgumentError(f"{stem}.safetensors exists with other settings ({differing}); "
+                                   f"use another --out folder or remove it")
+
+
+def train_run(data: Dataset, run: Path, plan: TrainPlan, *, device: torch.device, progress: bool = True,
+              echo: Echo = print) -> dict:
+    """Train (or reuse) standard, robust, noise and mixing models in ``run``; returns per-stage seconds."""
+    run.mkdir(parents=True, exist_ok=True)
+    arguments = {"dataset": data.name, **json.loads(json.dumps(asdict(plan)))}
+    times: dict[str, float] = {}
+    log = None if progress else echo
+
+    def stage(name: str, fn: Callable[[], None]) -> None:
+        t0 = time.perf_counter()
+        fn()
+        times[name] = round(time.perf_counter() - t0, 2)
+        write_manifest(run / "train", arguments, status="running", stage_seconds=times,
+                       dataset={"name": data.name, "split_note": data.split_note})
+
+    std_cfg = TrainConfig(epochs=plan.standard_epochs, lr=plan.standard_lr, seed=plan.seed)
+    noise_cfg = TrainConfig(train_sigma=plan.noise_sigma, epochs=plan.noise_epochs, lr=plan.standard_lr,
+                            seed=plan.seed)
+    for stem, cfg, label in ((run / "standard", std_cfg, "standard"), (run / "noise", noise_cfg, "noise")):
+        if label == "noise" and plan.noise_sigma <= 0:
+            continue
+        if _existing(stem):
+            _check_same(stem, {k: getattr(cfg, k) for k in ("epochs", "train_sigma", "lr", "seed")})
+            echo(f"{label}: reusing {stem}.safetensors")
+            continue
+        echo(f"{label}: training {plan.arch} ({cfg.epochs} epochs, train σ = {cfg.train_sigma:g}) …")
+        stage(label, lambda stem=stem, cfg=cfg: train_base_model(data, plan.arch, cfg, stem, device=device,
+                                                                 progress=progress, log=log))
+    robust = run / "robust"
+    if _existing(robust):
+        _check_same(robust, {"adversarial": asdict(plan.robust.validate())})
+        echo(f"robust: reusing {robust}.safetensors")
+    else:
+        echo(f"robust: PGD-{plan.robust.norm} adversarial training, ε = {plan.robust.eps:g}, "
+             f"{plan.robust.steps} steps, {plan.robust.epochs} epochs …")
+        stage("robust", lambda: train_robust_model(data, plan.arch, plan.robust, robust, device=device,
+                                                   progress=progress, log=log))
+    mixing = run / "mixing"
+    if (run / "mixing.json").is_file():
+        recorded = json.loads((run / "mixing.json").read_text()).get("config")
+        if recorded != asdict(plan.mixing.validate()):
+            raise InvalidArgumentError(f"{mixing}.safetensors exists with other settings; use another --out")
+        echo(f"mixing: reusing {mixing}.safetensors")
+    else:
+        echo(f"mixing network: {plan.mixing.epochs} epochs, attacks {plan.mixing.attack}-{plan.mixing.norm} "
+             f"ε ∈ ε₀·U({plan.mixing.eps_low:g}, {plan.mixing.eps_high:g}), ε₀ = {plan.mixing.eps:g} …")
+
+        def train_mix() -> None:
+            g, _ = load_checkpoint(run / "standard", device)
+            h, _ = load_checkpoint(robust, device)
+            model = build_mixed(g, h, data.x_train[:1].to(device), plan.mixing)
+            x, y = data.x_train[: plan.mixing_max].to(device), data.y_train[: plan.mixing_max].to(device)
+            history = train_mixing(model, x, y, plan.mixing, x_val=data.x_test[:256].to(device),
+                                   y_val=data.y_test[:256].to(device), state=run / "mixing.state",
+                                   progress=progress, log=log)
+            save_mixing(model, mixing, {"standard": "standard", "robust": "robust", "dataset": data.name,
+                                        "config": asdict(plan.mixing), "train_images": len(x),
+                                        "log": history.epochs})
+        stage("mixing", train_mix)
+    write_manifest(run / "train", arguments, status="complete", stage_seconds=times,
+                   dataset={"name": data.name, "split_note": data.split_note})
+    return times
+
+
+# --- evaluation -------------------------------------------------------------------------------------------
+
+@dataclass
+class EvalPlan:
+    """What ``mix eval`` measures."""
+
+    eps: Sequence[float] = (0.1, 0.2, 0.3)
+    alphas: Sequence[float] = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
+    gamma_scale: float = 2.0
+    gamma_biases: Sequence[float] = (-1.0, 0.0, 1.0)
+    alpha_range: tuple[float, float] = (0.0, 1.0)
+    attacks: Sequence[str] = ("pgd", "apgd-ce")
+    norm: str = "linf"
+    steps: int = 20
+    max_inputs: int = 500
+    autoattack_inputs: int = 0
+    autoattack: AutoAttackConfig = field(default_factory=AutoAttackConfig)
+    batch_size: int = 250
+    seed: int = 0
+    name: str = "eval"
+
+
+def load_run_models(run: Path, device: torch.device):
+    """(standard, robust, example-ready checkpoint infos) of a run folder."""
+    for name in ("standard", "robust"):
+        if not _existing(run / name):
+            raise CheckpointError(f"{run / name}.safetensors not found: run `smoothcert mix train` first")
+    g, g_info = load_checkpoint(run / "standard", device)
+    h, h_info = load_checkpoint(run / "robust", device)
+    return g, h, g_info, h_info
+
+
+def eval_entries(run: Path, data: Dataset, plan: EvalPlan, device: torch.device) -> list[ModelEntry]:
+    g, h, _, _ = load_run_models(run, device)
+    entries = [ModelEntry("standard", "standard", "α = 0", MixedClassifier(g, h, alpha=0.0)),
+               ModelEntry("robust", "robust", "α = 1", MixedClassifier(g, h, alpha=1.0))]
+    for a in plan.alphas:
+        entries.append(ModelEntry(f"fixed α={a:g}", "fixed", f"α = {a:g}", MixedClassifier(g, h, alpha=float(a))))
+    if (run / "mixing.json").is_file():
+        for b in plan.gamma_biases:
+            model = load_mixing(run / "mixing", g, h, data.x_test[:1].to(device))
+            model.mixing.set_reparameterization(plan.gamma_scale, b)
+            model.mixing.set_alpha_range(*plan.alpha_range)
+            lo, hi = plan.alpha_range
+            sign = "−" if b < 0 else "+"
+            setting = f"γ′ = {plan.gamma_scale:g}·BN(γ) {sign} {abs(b):g}, α ∈ ({lo:g}, {hi:g})"
+            name = f"adaptive b={b:g}" + ("" if (lo, hi) == (0.0, 1.0) else f", α∈({lo:g},{hi:g})")
+            entries.append(ModelEntry(name, "adaptive", setting, model))
+    return entries
+
+
+def eval_run(run: Path, data: Dataset, plan: EvalPlan, *, device: torch.device, resume: bool = False,
+             overwrite: bool = False, progress: bool = True, echo: Echo = print) -> Path:
+    """Robust accuracy of every model at every ε into ``run/<name>.tsv`` with the table ``<name>.md``; the plot
+    ``tradeoff`` shows every evaluation in the run folder (so a later evaluation of other adaptive settings,
+    under another ``name``, joins the same curve).
+
+    With ``autoattack_inputs`` > 0, every model is also attacked with the ART ensemble on that many inputs at
+    the largest ε, into ``<name>_autoattack.tsv``.
+    """
+    entries = eval_entries(run, data, plan, device)
+    x, y = data.x_test[: plan.max_inputs].to(device), data.y_test[: plan.max_inputs].to(device)
+    attacks = [AttackConfig(m, norm=plan.norm, steps=plan.steps) for m in plan.attacks]
+    context = {"device": str(device), "dataset": {"name": data.name, "split_note": data.split_note,
+                                                  "inputs": len(x), "selection": f"first {len(x)} test inputs"}}
+    arguments = {"plan": json.loads(json.dumps(asdict(plan), default=str))}
+    echo(f"evaluating {len(entries)} models × {len(plan.eps)} ε on {len(x)} test inputs …")
+    out = run / f"{plan.name}.tsv"
+    evaluate_robustness(entries, x, y, plan.eps, attacks, out, batch_size=plan.batch_size,
+                        seed=plan.seed, arguments=arguments, resume=resume, overwrite=overwrite,
+                        progress=progress, context=context)
+    rows = read_eval_rows(out)
+    extra = ""
+    if plan.autoattack_inputs > 0:
+        aa_entries = entries
+        aa_eps = max(plan.eps)
+        xa, ya = x[: plan.autoattack_inputs], y[: plan.autoattack_inputs]
+        echo(f"AutoAttack (ART) on {len(aa_entries)} models, {len(xa)} inputs, ε = {aa_eps:g} …")
+        evaluate_robustness(aa_entries, xa, ya, [aa_eps], [AttackConfig("autoattack", norm=plan.norm,
+                                                                        autoattack_config=plan.autoattack)],
+                            run / f"{plan.name}_autoattack.tsv", seed=plan.seed, arguments=arguments,
+                            resume=resume, overwrite=overwrite, progress=progress, context=context)
+        aa_rows = read_eval_rows(run / f"{plan.name}_autoattack.tsv")
+        extra = "\n## AutoAttack (ART)\n\n" + markdown_table(
+            ["model", "setting", "ε", "inputs", "clean", "robust", "attack"],
+            [[r["model"], r["setting"], r["eps"], r["n"], r["clean_accuracy"], r["robust_accuracy"], r["attack"]]
+             for r in aa_rows])
+    (run / f"{plan.name}.md").write_text(tradeoff_markdown(rows, plan.eps, data) + extra)
+    plot_tradeoff(all_eval_rows(run), list(plan.eps), run / "tradeoff",
+                  title=f"{data.name}: clean vs robust accuracy ({plan.norm}, {len(x)} test inputs)")
+    return run / f"{plan.name}.md"
+
+
+def all_eval_rows(run: Path) -> list[dict]:
+    """Rows of every evaluation TSV in ``run`` (AutoAttack files excepted), each (model, ε) once: files in name
+    order, so the main ``eval.tsv`` wins over later ones such as ``eval_range.tsv``."""
+    files = sorted(p for p in run.glob("*.tsv") if not p.stem.endswith("_autoattack"))
+    seen, rows = set(), []
+    for path in files:
+        if path.read_text().split("\n", 1)[0].split("\t") != list(EVAL_COLUMNS):
+            continue
+        for r in read_eval_rows(path):
+            if (r["model"], r["eps"]) not in seen:
+                seen.add((r["model"], r["eps"]))
+                rows.append(r)
+    return rows
+
+
+def tradeoff_markdown(rows: Sequence[dict], eps_values: Sequence[float], data: Dataset) -> str:
+    """One line per model: clean accuracy, robust accuracy per ε, mean α on clean inputs; then the attacks."""
+    models: dict[str, dict] = {}
+    for r in rows:
+        m = models.setdefault(r["model"], {"setting": r["setting"], "clean": r["clean_accuracy"],
+                                           "alpha": r["alpha_clean"], "robust": {}})
+        m["robust"][float(r["eps"])] = r["robust_accuracy"]
+    header = ["model", "setting", "clean", *[f"robust ε = {e:g}" for e in eps_values], "mean α (clean)"]
+    table_rows = [[name, m["setting"], m["clean"], *[m["robust"].get(float(e), "") for e in eps_values],
+                   m["alpha"]] for name, m in models.items()]
+    attacks = sorted({(r["kind"] == "adaptive", r["attack"]) for r in rows})
+    lines = [f"# Trade-off on {data.name}\n", f"Data: {data.split_note}; first {rows[0]['n']} test inputs.\n",
+             markdown_table(header, table_rows), "Attacks (robust accuracy = worst case over the sequence):\n"]
+    lines += [f"- {'adaptive mixtures' if adaptive else 'other models'}: {text}" for adaptive, text in attacks]
+    seconds = sum(r["seconds"] for r in rows)
+    lines.append(f"\nAttack time of all rows: {seconds:.0f} s.\n")
+    return "\n".join(lines)
+
+
+# --- certification ----------------------------------------------------------------------------------------
+
+@dataclass
+class CertifyPlan:
+    """What ``mix certify`` computes: votes of the noise-trained model, then certified accuracy against α."""
+
+    sigma: float = 0.25
+    n0: int = 100
+    n: int = 10_000
+    alpha_conf: float = 0.001
+    max_inputs: int = 500
+    alphas: Sequence[float] = tuple(np.round(np.arange(0.5, 1.0001, 0.05), 2))
+    radii: Sequence[float] = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
+    batch_size: int = 1024
+    seed: int = 0
+    compile: bool = False
+
+
+def certify_run(run: Path, data: Dataset, plan: CertifyPlan, *, device: torch.device, resume: bool = False,
+                overwrite: bool = False, progress: bool = True, echo: Echo = print) -> Path:
+    """Votes into ``run/certify.tsv``; tables ``certify.md`` and the plot ``certified_vs_alpha``."""
+    for name in ("standard", "noise"):
+        if not _existing(run / name):
+            raise CheckpointError(f"{run / name}.safetensors not found: run `smoothcert mix train` first")
+    g, _ = load_checkpoint(run / "standard", device)
+    f, f_info = load_checkpoint(run / "noise", device)
+    smooth = Smooth(f, data.num_classes, plan.sigma, batch_size=plan.batch_size, seed=plan.seed, device=device,
+                    compile=plan.compile)
+    n_inputs = min(plan.max_inputs, len(data.x_test))
+    arguments = {"sigma": plan.sigma, "n0": plan.n0, "n": plan.n, "seed": plan.seed, "inputs": n_inputs}
+    context = {"device": str(device), "dataset": {"name": data.name, "split_note": data.split_note},
+               "noise_model": {"train_sigma": f_info.train_sigma, "test_accuracy": f_info.test_accuracy}}
+    echo(f"sampling votes of the noise-trained model (σ = {plan.sigma:g}, n0 = {plan.n0}, n = {plan.n:,}) "
+         f"on {n_inputs} test inputs …")
+    certify_mixture_dataset(smooth, data.x_test, data.y_test, run / "certify.tsv", n0=plan.n0, n=plan.n,
+                            indices=range(n_inputs), arguments=arguments, resume=resume, overwrite=overwrite,
+                            progress=progress, context=context)
+    votes = read_mixture_votes(run / "certify.tsv")
+    with torch.no_grad():
+        probs = torch.softmax(g(data.x_test[votes.idx].to(device)), dim=1).cpu().numpy()
+    tables, text = certify_tables(votes, probs, plan)
+    plot_certified_vs_alpha(plan.alphas, plan.radii, {"RS radius, Clopper–Pearson": tables[("rs", "cp")],
+                                                      "RS radius, plug-in": tables[("rs", "plugin")]},
+                            run / "certified_vs_alpha", clean=tables["clean"],
+                            title=f"{data.name}: mixture with a smoothed model, σ = {plan.sigma:g}, "
+                                  f"n = {plan.n:,}, α_conf = {plan.alpha_conf:g}")
+    manifest = json.loads((run / "certify.json").read_text())
+    seconds = manifest.get("timing", {}).get("seconds", math.nan)
+    (run / "certify.md").write_text(text + f"\nVote sampling (this call): {seconds:.1f} s.\n")
+    return run / "certify.md"
+
+
+def certify_tables(votes, standard_probs: np.ndarray, plan: CertifyPlan) -> tuple[dict, str]:
+    """Certified accuracy [A, R] for RS/Lipschitz × Clopper–Pearson/plug-in, clean accuracy [A], markdown."""
+    tables: dict = {"clean": mixture_clean_accuracy(votes, standard_probs, plan.alphas)}
+    for kind in ("rs", "lipschitz"):
+        for bounds in ("cp", "plugin"):
+            tables[(kind, bounds)] = mixture_certified_accuracy(votes, plan.alphas, plan.radii, plan.sigma,
+                                                                kind=kind, bounds=bounds,
+                                                                alpha_conf=plan.alpha_conf)
+    header = ["α", "clean (plug-in)", *[f"r = {r:g}" for r in plan.radii]]
+    parts = [f"# Certified accuracy of the mixture against α ({len(votes.idx)} inputs, σ = {plan.sigma:g}, "
+             f"n0 = {plan.n0}, n = {plan.n:,}, α_conf = {plan.alpha_conf:g})\n"]
+    names = {("rs", "cp"): "Randomized-smoothing radius, simultaneous Clopper–Pearson bounds (certificate)",
+             ("rs", "plugin"): "Randomized-smoothing radius, plug-in frequencies (not a certificate)",
+             ("lipschitz", "cp"): "Lipschitz radius, simultaneous Clopper–Pearson bounds (certificate)",
+             ("lipschitz", "plugin"): "Lipschitz radius, plug-in frequencies (not a certificate)"}
+    for key, title in names.items():
+        rows = [[f"{a:g}", tables["clean"][i], *tables[key][i]] for i, a in enumerate(plan.alphas)]
+        parts += [f"## {title}\n", markdown_table(header, rows)]
+    return tables, "\n".join(parts)
+
