@@ -37,8 +37,7 @@ from smoothcert.data import load_mnist
 from smoothcert.models import load_checkpoint
 from smoothcert.models.checkpoint import checkpoint_paths
 from smoothcert.pipeline import certify_dataset
-from smoothcert.training import TrainConfig
-from smoothcert.workflows import train_base_model
+from smoothcert.training import TrainConfig, train_base_model
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 RADII = (0.0, 0.25, 0.5, 0.75, 1.0)

@@ -11,8 +11,7 @@ from torch import nn
 from smoothcert.data import load_dataset
 from smoothcert.errors import InputError, InvalidArgumentError
 from smoothcert.models import build_model
-from smoothcert.training import TrainConfig, accuracy, train
-from smoothcert.workflows import channel_stats
+from smoothcert.training import TrainConfig, accuracy, channel_stats, train
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 

@@ -36,8 +36,7 @@ def train(**opts) -> None:
     """Train a base classifier, with Gaussian noise augmentation when --train-sigma > 0."""
     from ..data import load_dataset
     from ..models import checkpoint_paths
-    from ..training import TrainConfig
-    from ..workflows import train_base_model
+    from ..training import TrainConfig, train_base_model
 
     device = pick_device(opts["device"])
     existing = [p for p in checkpoint_paths(opts["out"]) if p.exists()]
@@ -65,9 +64,26 @@ def train(**opts) -> None:
               help="With --sequential: only decide whether each input is certified at this radius.")
 @click.option("--tolerance", type=float, default=None,
               help="With --sequential, full-radius mode: stop when the cap could add at most this (default 0.02σ).")
+@click.option("--uncertainty", "measure", default=None, metavar="MEASURE",
+              help="Uncertainty-aware base classifier (entropy, max_prob, margin): adds radius_i, radius_ii, "
+                   "radius_cohen, frac_uncertain (docs/uncertainty.md). Needs --tau.")
+@click.option("--tau", type=float, default=None, help="With --uncertainty: u > τ → ⊥ ('inf' never rejects).")
 def certify(**opts) -> None:
     """CERTIFY each test input: predicted class and certified ℓ2 radius (Cohen et al. 2019)."""
-    run_smoothed("certify", opts)
+    measure, tau = opts.pop("measure"), opts.pop("tau")
+    if measure is None:
+        if tau is not None:
+            raise InvalidArgumentError("--tau needs --uncertainty MEASURE")
+        run_smoothed("certify", opts)
+        return
+    if tau is None:
+        raise InvalidArgumentError("--uncertainty needs --tau (or use 'smoothcert uncertainty certify --reject-rate')")
+    if opts["sequential"] or opts["preset_radius"] is not None or opts["tolerance"] is not None:
+        raise InvalidArgumentError("--uncertainty does not combine with --sequential, --radius or --tolerance")
+    from .uncertainty import run_uncertainty_certify
+
+    run_uncertainty_certify({k: v for k, v in opts.items() if k not in ("sequential", "preset_radius", "tolerance")}
+                            | {"measure": measure, "tau": tau})
 
 
 @click.command()

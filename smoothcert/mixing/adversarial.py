@@ -21,8 +21,7 @@ from ..attacks import check_norm, pgd
 from ..data import Dataset
 from ..errors import InputError, InvalidArgumentError
 from ..models import CheckpointInfo, build_model, save_checkpoint
-from ..training import TrainLog, accuracy
-from ..workflows import channel_stats
+from ..training import TrainLog, accuracy, channel_stats
 from .state import load_state, read_meta, save_state
 
 

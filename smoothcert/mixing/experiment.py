@@ -27,8 +27,7 @@ from ..models.checkpoint import checkpoint_paths
 from ..report.mixing_plots import plot_certified_vs_alpha, plot_tradeoff
 from ..runs import write_manifest
 from ..smooth import Smooth
-from ..training import TrainConfig
-from ..workflows import train_base_model
+from ..training import TrainConfig, train_base_model
 from .adversarial import AdversarialConfig, train_robust_model
 from .certify import (
     certify_mixture_dataset,
