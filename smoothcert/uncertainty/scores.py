@@ -1,0 +1,139 @@
+"""Smoothed uncertainty scores: per-input statistics of u over noisy copies (mean u, fraction of ⊥).
+
+The engine (:func:`smoothcert.sampling.count_outcomes`) counts discrete outcomes; a mean of the continuous u
+needs per-input sums instead. Rather than widen the engine's hot path, this module runs its own batched
+pass with the engine's conventions: the same per-(seed, index, stream) generators and the same blocks of
+:data:`~smoothcert.sampling.BLOCK_SIZE` samples, so for a given stream it sees exactly the noise the engine
+would, and its fraction of ⊥ equals the engine's ⊥ count / n up to float rounding of the forward pass.
+One pass yields every measure's mean u and ⊥ fraction at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import sampling
+from ..errors import InvalidArgumentError
+from ..noise import Noise
+from .measures import check_measure, check_members, class_and_uncertainty
+
+#: Noise stream of the scoring pass (the engine uses 0, 1, 2; calibration 3).
+SCORES = 4
+
+
+@dataclass(frozen=True)
+class NoisyUncertainty:
+    """Statistics of u over m noisy copies of each of B inputs, for S measures.
+
+    Attributes:
+        measures: the S measure names.
+        mean: float64 [B, S], mean u over the copies.
+        rejected: float64 [B, S], fraction of copies with u > τ_s (NaN where no τ was given).
+        num_samples: m.
+        samples: float64 [B, m, S], every u, when asked for (else None).
+    """
+
+    measures: tuple[str, ...]
+    mean: np.ndarray
+    rejected: np.ndarray
+    num_samples: int
+    samples: np.ndarray | None = None
+
+
+@torch.inference_mode()
+def noisy_uncertainty(
+    model: nn.Module,
+    x: torch.Tensor,
+    noise: Noise,
+    num_samples: int,
+    measures: Sequence[str],
+    num_classes: int,
+    *,
+    members: int = 1,
+    taus: Sequence[float] | None = None,
+    seed: int = 0,
+    indices: Sequence[int] | None = None,
+    stream: int = SCORES,
+    batch_size: int = 1024,
+    keep_samples: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> NoisyUncertainty:
+    """Mean u and fraction of u > τ over ``num_samples`` noisy copies of each input of x [B, *input_shape].
+
+    Args:
+        model: logits [N, M·C] (M = ``members``); called in eval mode.
+        x: inputs on the model's device.
+        noise: the smoothing noise.
+        num_samples: m ≥ 1 copies per input.
+        measures: S measure names.
+        num_classes: C.
+        members: M.
+        taus: one τ per measure for the ⊥ fraction (None: no ⊥ fraction).
+        seed, indices, stream: the generator of input i is seeded by (seed, indices[i], stream).
+        batch_size: most copies per forward pass.
+        keep_samples: also return every u.
+        progress: called with the number of copies done after each forward pass.
+    """
+    members = check_members(members)
+    measures = tuple(measures)
+    for m in measures:
+        check_measure(m, members)
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise InvalidArgumentError(f"samples per input must be an integer >= 1, got {num_samples!r}")
+    if taus is not None and len(taus) != len(measures):
+        raise InvalidArgumentError(f"give one tau per measure: {len(measures)} measures, {len(taus)} taus")
+    b = len(x)
+    ids = list(range(b)) if indices is None else [int(i) for i in indices]
+    if len(ids) != b:
+        raise InvalidArgumentError(f"got {len(ids)} indices for {b} inputs")
+    model.eval()
+    device = x.device
+    gens = sampling.make_generators(seed, ids, stream, device)
+    s = len(measures)
+    sums = torch.zeros((b, s), dtype=torch.float64, device=device)
+    above = torch.zeros((b, s), dtype=torch.float64, device=device)
+    tau_t = torch.tensor([np.inf if taus is None else float(t) for t in (taus or [0] * s)], dtype=torch.float64,
+                         device=device)
+    samples = np.zeros((b, num_samples, s)) if keep_samples else None
+    capacity = max(batch_size, sampling.BLOCK_SIZE)
+    buffer = torch.empty((capacity, *x.shape[1:]), dtype=x.dtype, device=device)
+    owner = torch.empty(capacity, dtype=torch.long, device=device)
+    position = torch.empty(capacity, dtype=torch.long, device=device)
+    remaining = [num_samples] * b
+    current = 0
+    while current < b:
+        filled = 0
+        while current < b:  # whole blocks, input after input, exactly as the engine fills its batches
+            if remaining[current] == 0:
+                current += 1
+                continue
+            m = min(sampling.BLOCK_SIZE, remaining[current])
+            if filled > 0 and filled + m > batch_size:
+                break
+            noise.sample_(buffer[filled : filled + m], gens[current]).add_(x[current])
+            owner[filled : filled + m] = current
+            done = num_samples - remaining[current]
+            position[filled : filled + m] = torch.arange(done, done + m, device=device)
+            remaining[current] -= m
+            filled += m
+        if filled == 0:
+            break
+        for start in range(0, filled, batch_size):
+            stop = min(start + batch_size, filled)
+            _, u = class_and_uncertainty(sampling.forward(model, buffer[start:stop]), measures, members, num_classes)
+            u = u.double()
+            sums.index_add_(0, owner[start:stop], u)
+            above.index_add_(0, owner[start:stop], (u > tau_t).double())
+            if samples is not None:
+                samples[owner[start:stop].cpu().numpy(), position[start:stop].cpu().numpy()] = u.cpu().numpy()
+            if progress is not None:
+                progress(stop - start)
+    rejected = (above / num_samples).cpu().numpy()
+    if taus is None:
+        rejected[:] = np.nan
+    return NoisyUncertainty(measures, (sums / num_samples).cpu().numpy(), rejected, num_samples, samples)
