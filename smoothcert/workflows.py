@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -44,11 +45,22 @@ def analyze_files(
     plot: str | Path | None = None,
 ) -> str:
     """Text report for certify TSVs: certified accuracy at ``radii`` with ACR and abstain rate, optionally
-    Cohen's high-probability version, per-class tables, and a plot (PNG + SVG at ``plot``)."""
+    Cohen's high-probability version, per-class tables, and a plot (PNG + SVG at ``plot``).
+
+    ``radius_column`` may name several columns, comma-separated (e.g. ``radius_i,radius_ii,radius_cohen``):
+    each file then gives one run per column, labelled ``file:column``.
+    """
+    columns = [c.strip() for c in radius_column.split(",") if c.strip()]
     runs = {}
     for path in files:
         label = path.stem if path.stem not in runs else str(path)
-        runs[label] = read_results(path, name=label)
+        res = read_results(path, name=label)
+        if len(columns) == 1:
+            runs[label] = res
+            continue
+        for column in columns:  # one run per radius column, all read through the standard "radius"
+            runs[f"{label}:{column}"] = replace(res, radius=res.column(column), name=f"{label}:{column}")
+    radius_column = columns[0] if len(columns) == 1 else "radius"
     parts = [certified_accuracy_table(runs, radii, fmt=fmt, acr=True, abstain=True, radius_column=radius_column)]
     render = {"markdown": markdown_table, "latex": latex_table, "tsv": tsv_table}[fmt]
     radius_header = [f"r = {r:g}" for r in radii]

@@ -101,7 +101,8 @@ def predict(**opts) -> None:
 @click.option("--radii", default="0,0.25,0.5,0.75,1.0", show_default=True, help="Comma-separated radii.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "tsv"]), default="markdown",
               show_default=True)
-@click.option("--radius-column", default="radius", show_default=True)
+@click.option("--radius-column", default="radius", show_default=True,
+              help="Radius column; several, comma-separated, compare radii of one file (radius_i,radius_ii).")
 @click.option("--high-prob-alpha", type=float, default=None,
               help="Also report Cohen's high-probability certified accuracy for this α.")
 @click.option("--per-class", is_flag=True, help="Also print per-class certified accuracy.")
