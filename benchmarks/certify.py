@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--out", type=Path, default=Path("runs/bench_certify"))
+    parser.add_argument("--parts", default="1,2,4", help="which parts to run: 1 sequential, 2 engine, 4 bf16")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -87,7 +88,17 @@ def main() -> None:
     stride = len(data.x_test) // args.images
     indices = list(range(0, stride * args.images, stride))
 
-    # 1. Sequential against fixed n.
+    parts = set(args.parts.split(","))
+    if "1" in parts:
+        sequential_part(args, data, model, indices)
+    if "2" in parts:
+        engine_part(args, data, model)
+    if "4" in parts:
+        precision_part(args, data, model)
+
+
+def sequential_part(args, data, model, indices):
+    """1. Sequential against fixed n."""
     fast = dict(batch_size=args.batch_size, compile=True)
     fixed, s_fixed, t_fixed = run("fixed", Smooth(model, 10, args.sigma, **fast), data, indices, args, args.n)
     preset, s_preset, t_preset = run("sequential_preset", Smooth(model, 10, args.sigma, **fast), data, indices,
@@ -104,7 +115,10 @@ def main() -> None:
         print(f"{name:<26}{samples:>15,.0f}{seconds / len(res):>10.2f}{acc:>20.3f}"
               f"{average_certified_radius(res):>8.3f}{s_fixed / samples:>8.1f}x")
 
-    # 2–3. Engine rates and roofline.
+
+
+def engine_part(args, data, model):
+    """2–3. Engine rates and roofline."""
     x = data.x_test[:8]
     flops = flops_per_sample(model, data.input_shape)
     peak = {"fp32": matmul_rate(torch.float32), "bf16": matmul_rate(torch.bfloat16)}
@@ -132,7 +146,10 @@ def main() -> None:
               f"{flops * rate / peak[prec]:>12.0%}")
     print(f"bf16 / fp32 (compiled): {rates['engine compiled bf16'] / rates['engine compiled fp32']:.2f}x")
 
-    # 4. bf16 against fp32 certified accuracy at the same n.
+
+
+def precision_part(args, data, model):
+    """4. bf16 against fp32 certified accuracy at the same n."""
     stride = len(data.x_test) // args.bf16_images
     idx = list(range(0, stride * args.bf16_images, stride))
     cmp = {}

@@ -1,0 +1,318 @@
+"""Class-wise cost of smoothing (methods.md §1): per-class accuracy of the base and the smoothed classifier.
+
+For every test input one pass of sampling gives all the numbers:
+
+- ``base_clean``: f(x), the base classifier on the clean input;
+- ``p_label``: the share of n noisy copies that f classifies correctly, an unbiased estimate of
+  P(f(x + ε) = y): its mean over a class is the base classifier's accuracy under noise;
+- ``smoothed``: Cohen et al.'s PREDICT from those n counts (two-sided binomial test at level α; −1 abstains);
+- ``vote``: the majority vote of the n copies (the plug-in smoothed classifier, never abstains);
+- ``predict``/``radius``: CERTIFY, selecting ĉ_A from n0 samples of the selection stream and estimating its
+  probability from the same n counts PREDICT uses. Those come from the prediction stream, independent of
+  the selection stream, which is all the CERTIFY guarantee needs (P(p̲_A > p_{ĉ_A}) ≤ α), so each certificate
+  is as sound as Cohen's; PREDICT and CERTIFY of one input share samples, so their errors are correlated,
+  which no per-input statement depends on.
+
+Rows are written Cohen-compatible (``idx label predict radius correct time`` first: ``smoothcert analyze``
+reads them) and resumable, one TSV per (model, σ).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import binom
+from tqdm.auto import tqdm
+
+from smoothcert import sampling
+from smoothcert.analysis.metrics import per_class_certified_accuracy, validate_radii
+from smoothcert.analysis.results import CertifyResults
+from smoothcert.errors import InputError, InvalidArgumentError
+from smoothcert.noise import Noise
+from smoothcert.pipeline import check_labels
+from smoothcert.runs import ResultWriter, check_resumable, write_manifest
+from smoothcert.smooth import ABSTAIN, Smooth, check_count
+from smoothcert.stats import check_alpha, clopper_pearson_lower
+
+__all__ = [
+    "AUDIT_COLUMNS",
+    "ClassMetrics",
+    "Disparity",
+    "audit_counts",
+    "audit_dataset",
+    "audit_inputs",
+    "binomial_test_half",
+    "class_metrics",
+    "disparity",
+    "largest_losses",
+    "per_class_mean",
+]
+
+#: Columns of an audit TSV: Cohen's (CERTIFY) first, then PREDICT, the vote and the base classifier.
+AUDIT_COLUMNS = ("idx", "label", "predict", "radius", "correct", "time", "pA_lower", "n0", "n", "count_top",
+                 "smoothed", "count_a", "count_b", "pvalue", "vote", "p_label", "base_clean")
+
+
+# --- one input's numbers from its counts --------------------------------------------------------------------
+
+def binomial_test_half(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Two-sided exact binomial test p-values of k successes in n trials at p = ½, vectorized (float64).
+
+    Binomial(n, ½) is symmetric, so the outcomes at most as likely as k are the two tails beyond
+    min(k, n − k) and max(k, n − k): p = min(1, 2 P(X ≥ max(k, n − k))), and 1 when k = n/2. This is the
+    p-value of ``scipy.stats.binomtest(k, n, 0.5)`` (which PREDICT uses), without a Python loop; n = 0 gives 1.
+    """
+    k, n = np.asarray(k, dtype=np.int64), np.asarray(n, dtype=np.int64)
+    upper = np.maximum(k, n - k)
+    tails = 2.0 * binom.sf(upper - 1, n, 0.5)
+    return np.where((2 * k == n) | (n == 0), 1.0, np.minimum(1.0, tails))
+
+
+def audit_counts(counts0: np.ndarray, counts: np.ndarray, labels: np.ndarray, base_clean: np.ndarray,
+                 alpha: float, noise: Noise, num_classes: int) -> list[dict]:
+    """Audit rows from sample counts (no sampling here).
+
+    Args:
+        counts0: selection counts [B, K] (n0 samples each), K ≥ num_classes outcomes.
+        counts: prediction counts [B, K] (n samples each), independent of ``counts0``.
+        labels: true classes [B]; base_clean: f(x) on the clean inputs [B].
+        alpha: level of PREDICT's test and of CERTIFY's bound.
+        noise: gives the radius σ Φ⁻¹(p̲_A).
+        num_classes: C; outcomes ≥ C are ignored.
+    Returns:
+        B dicts with every column of :data:`AUDIT_COLUMNS` except ``idx`` and ``time``.
+    """
+    counts0, counts = np.asarray(counts0)[:, :num_classes], np.asarray(counts)[:, :num_classes]
+    n0, n = int(counts0[0].sum()), int(counts[0].sum())
+    guess = counts0.argmax(axis=1)
+    count_top = counts[np.arange(len(counts)), guess]
+    p_a_lower = clopper_pearson_lower(count_top, n, alpha)
+    radius = noise.certified_radius(p_a_lower)
+    top2 = np.argsort(-counts, axis=1, kind="stable")[:, :2]  # ties go to the lower class, as in Smooth.predict_batch
+    n_a, n_b = np.take_along_axis(counts, top2, axis=1).T
+    pvalue = binomial_test_half(n_a, n_a + n_b)
+    rows = []
+    for i in range(len(counts)):
+        certified = p_a_lower[i] >= 0.5
+        label = int(labels[i])
+        prediction = int(guess[i]) if certified else ABSTAIN
+        rows.append({
+            "label": label, "predict": prediction, "radius": float(radius[i]) if certified else 0.0,
+            "correct": int(prediction == label), "pA_lower": float(p_a_lower[i]), "n0": n0, "n": n,
+            "count_top": int(count_top[i]), "smoothed": int(top2[i, 0]) if pvalue[i] <= alpha else ABSTAIN,
+            "count_a": int(n_a[i]), "count_b": int(n_b[i]), "pvalue": float(pvalue[i]), "vote": int(top2[i, 0]),
+            "p_label": float(counts[i, label] / n), "base_clean": int(base_clean[i]),
+        })
+    return rows
+
+
+@torch.inference_mode()
+def audit_inputs(smooth: Smooth, x: torch.Tensor, y: torch.Tensor, n0: int, n: int, alpha: float,
+                 indices: Sequence[int], progress: Callable[[int], None] | None = None) -> list[dict]:
+    """Audit rows for inputs x [B, *shape] with labels y [B]; ``indices`` seed each input's noise."""
+    clean = sampling.forward(smooth.model, x.to(smooth.device)).argmax(dim=1).cpu().numpy()
+    counts0 = smooth.sample_counts(x, n0, indices, sampling.SELECTION, progress)
+    counts = smooth.sample_counts(x, n, indices, sampling.PREDICTION, progress)
+    return audit_counts(counts0, counts, y.numpy(), clean, alpha, smooth.noise, smooth.num_classes)
+
+
+def audit_dataset(
+    smooth: Smooth,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    out: str | Path,
+    *,
+    n0: int = 100,
+    n: int = 1000,
+    alpha: float = 0.001,
+    indices: Sequence[int] | None = None,
+    arguments: Mapping[str, object] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    context: Mapping[str, object] | None = None,
+    chunk: int = 50,
+) -> dict:
+    """Audit every selected input of x [N, *shape] (labels y [N]) into the TSV ``out`` with a manifest.
+
+    Rows are flushed as written; ``resume`` keeps the rows already in ``out`` (refusing different
+    ``arguments``) and computes the rest, giving the same file an uninterrupted run writes (noise is seeded
+    by (seed, idx)). Returns counts and timing of this call.
+    """
+    n0, n, alpha = check_count("n0", n0), check_count("n", n), check_alpha(alpha)
+    if len(x) != len(y):
+        raise InputError(f"got {len(x)} inputs but {len(y)} labels")
+    check_labels(y, smooth.num_classes)
+    indices = list(range(len(x))) if indices is None else [int(i) for i in indices]
+    if indices and (min(indices) < 0 or max(indices) >= len(x)):
+        raise InvalidArgumentError(f"indices must lie in [0, {len(x)}), got {min(indices)}..{max(indices)}")
+    if indices:
+        smooth.check_model(x[indices[:1]])  # fail before any file is touched
+    arguments = dict(arguments or {"n0": n0, "n": n, "alpha": alpha, "sigma": smooth.sigma, "seed": smooth.seed})
+    if resume:
+        check_resumable(out, arguments)
+    writer = ResultWriter(out, AUDIT_COLUMNS, resume=resume, overwrite=overwrite)
+    todo = [i for i in indices if i not in writer.done]
+    write_manifest(out, arguments, status="running", **(context or {}))
+    bar = tqdm(total=len(todo) * (n0 + n), unit="sample", unit_scale=True, disable=not progress,
+               desc=f"audit σ={smooth.sigma:g}", smoothing=0.1, mininterval=0.5)
+    stats = {"inputs": 0, "seconds": 0.0, "samples": 0}
+    started = time.perf_counter()
+    try:
+        with writer:
+            for first in range(0, len(todo), chunk):
+                ids = todo[first : first + chunk]
+                t0 = time.perf_counter()
+                rows = audit_inputs(smooth, x[ids], y[ids], n0, n, alpha, ids, bar.update)
+                seconds = (time.perf_counter() - t0) / len(ids)
+                for i, row in zip(ids, rows, strict=True):
+                    writer.write({"idx": i, "time": round(seconds, 4), **row})
+                stats["inputs"] += len(ids)
+    finally:
+        bar.close()
+        stats["seconds"] = time.perf_counter() - started
+        stats["samples"] = stats["inputs"] * (n0 + n)
+        complete = stats["inputs"] == len(todo)
+        write_manifest(out, arguments, status="complete" if complete else "interrupted",
+                       timing={**stats, "samples_per_second": stats["samples"] / max(stats["seconds"], 1e-9),
+                               "resumed_rows": len(writer.done)}, **(context or {}))
+    return stats
+
+
+# --- per-class metrics ------------------------------------------------------------------------------------
+
+def per_class_mean(labels: np.ndarray, values: np.ndarray, num_classes: int) -> np.ndarray:
+    """Mean of ``values`` [N] within each class of ``labels`` [N]: float64 [C], NaN for an empty class."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise InvalidArgumentError(f"labels must lie in [0, {num_classes}), found {labels.min()}..{labels.max()}")
+    counts = np.bincount(labels, minlength=num_classes)
+    sums = np.bincount(labels, weights=np.asarray(values, dtype=np.float64), minlength=num_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+@dataclass(frozen=True)
+class ClassMetrics:
+    """Per-class accuracies of one (model, σ) audit; every array is float64 [C] unless stated.
+
+    Attributes:
+        sigma: smoothing noise σ.
+        counts: int64 [C], test inputs per class.
+        base_clean: accuracy of f on clean inputs.
+        base_noisy: accuracy of f under noise, P(f(x + ε) = y) averaged over the class (estimated from n
+            copies per input).
+        smoothed: accuracy of PREDICT, abstentions counted wrong.
+        abstain: share of PREDICT abstentions.
+        vote: accuracy of the majority vote of the n copies.
+        radii: float64 [R] radii of the certified-accuracy columns.
+        certified: float64 [C, R], certified accuracy (CERTIFY) within each class.
+        overall: the same numbers over all inputs (dict of floats and lists).
+        model: label of the base model.
+    """
+
+    sigma: float
+    counts: np.ndarray
+    base_clean: np.ndarray
+    base_noisy: np.ndarray
+    smoothed: np.ndarray
+    abstain: np.ndarray
+    vote: np.ndarray
+    radii: np.ndarray
+    certified: np.ndarray
+    overall: dict
+    model: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.counts)
+
+    @property
+    def loss(self) -> np.ndarray:
+        """base_clean − smoothed [C]: what smoothing costs each class."""
+        return self.base_clean - self.smoothed
+
+    def to_dict(self) -> dict:
+        """JSON-ready lists."""
+        return {"sigma": self.sigma, "model": self.model, "counts": self.counts.tolist(),
+                **{k: [None if math.isnan(v) else float(v) for v in getattr(self, k)]
+                   for k in ("base_clean", "base_noisy", "smoothed", "abstain", "vote", "loss")},
+                "radii": self.radii.tolist(), "certified": self.certified.tolist(), "overall": self.overall}
+
+
+def class_metrics(results: CertifyResults, num_classes: int, radii: Sequence[float], sigma: float,
+                  model: str = "") -> ClassMetrics:
+    """Per-class metrics of an audit TSV read with :func:`~smoothcert.analysis.read_results`."""
+    missing = [c for c in ("smoothed", "vote", "p_label", "base_clean") if c not in results.extra]
+    if missing:
+        raise InvalidArgumentError(f"results {results.name!r} are not an audit file (no column {missing[0]!r})")
+    if len(results) == 0:
+        raise InvalidArgumentError(f"results {results.name!r} hold no rows")
+    r = np.atleast_1d(validate_radii(radii)).astype(np.float64)
+    label = results.label
+    columns = {
+        "base_clean": results.extra["base_clean"] == label,
+        "base_noisy": results.extra["p_label"],
+        "smoothed": results.extra["smoothed"] == label,
+        "abstain": results.extra["smoothed"] == ABSTAIN,
+        "vote": results.extra["vote"] == label,
+    }
+    per_class = {k: per_class_mean(label, v, num_classes) for k, v in columns.items()}
+    certified = per_class_certified_accuracy(results, r, num_classes)
+    overall = {k: float(np.mean(v)) for k, v in columns.items()}
+    overall["certified"] = [float(np.mean(results.correct & (results.radius >= x))) for x in r]
+    return ClassMetrics(sigma=float(sigma), counts=np.bincount(label, minlength=num_classes).astype(np.int64),
+                        radii=r, certified=certified, overall=overall, model=model, **per_class)
+
+
+# --- disparity figures ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Disparity:
+    """How unequal per-class accuracies are (classes without inputs, NaN, are left out).
+
+    Attributes:
+        spread: max − min over classes.
+        std: standard deviation over classes (population, ddof = 0).
+        mean: unweighted mean over classes.
+        worst_class, worst: the class with the lowest accuracy (the lowest id on a tie) and that accuracy.
+        best_class, best: the highest.
+    """
+
+    spread: float
+    std: float
+    mean: float
+    worst_class: int
+    worst: float
+    best_class: int
+    best: float
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def disparity(per_class: Sequence[float] | np.ndarray) -> Disparity:
+    """Disparity figures of per-class accuracies [C]."""
+    acc = np.asarray(per_class, dtype=np.float64)
+    if acc.ndim != 1 or not np.any(~np.isnan(acc)):
+        raise InvalidArgumentError(f"need a 1-D array of per-class values with one non-NaN entry, got {acc!r}")
+    valid = np.flatnonzero(~np.isnan(acc))
+    values = acc[valid]
+    worst, best = int(valid[np.argmin(values)]), int(valid[np.argmax(values)])
+    return Disparity(spread=float(values.max() - values.min()), std=float(values.std()), mean=float(values.mean()),
+                     worst_class=worst, worst=float(acc[worst]), best_class=best, best=float(acc[best]))
+
+
+def largest_losses(before: Sequence[float] | np.ndarray, after: Sequence[float] | np.ndarray,
+                   k: int = 3) -> list[tuple[int, float]]:
+    """The k classes losing most from ``before`` to ``after`` (per-class [C] each): [(class, loss)], largest
+    loss first (lower class id on a tie); classes with NaN are left out."""
+    loss = np.asarray(before, dtype=np.float64) - np.asarray(after, dtype=np.float64)
+    order = [int(c) for c in np.argsort(-np.nan_to_num(loss, nan=-np.inf), kind="stable") if not np.isnan(loss[c])]
+    return [(c, float(loss[c])) for c in order[:k]]

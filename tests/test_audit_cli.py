@@ -1,0 +1,100 @@
+"""``smoothcert audit``: the full audit on a tiny digits setting, resuming, the parts, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from smoothcert.cli import main
+
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
+TINY = ["--dataset", "digits", "--sigmas", "0.25,0.5", "--n", "100", "--n0", "20", "--max", "20",
+        "--matrix-n", "20", "--epochs", "1", "--no-compile", "--no-synthetic", "--quiet", "--threads", "1",
+        "--batch-size", "256"]
+
+
+def invoke(*args: object) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+@pytest.fixture(scope="module")
+def audit_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("audit") / "digits"
+    ok(invoke("audit", "--out", out, *TINY))  # no subcommand: `run`
+    return out
+
+
+def test_full_audit_writes_its_folder(audit_dir):
+    manifest = json.loads((audit_dir / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["arguments"]["n"] == 100
+    assert set(manifest["timing"]) >= {"data and models", "disparity", "accuracy loss", "total"}
+    for name in ("summary.md", "summary.json", "tables/side_by_side.tsv", "tables/disparity.json",
+                 "tables/per_class_standard_sigma_0.25.md", "tables/accuracy_loss.md",
+                 "figures/per_class_vs_sigma.png", "figures/class_sigma_heatmap.svg", "figures/accuracy_loss.png",
+                 "samples/noise_sigma_0.5.tsv", "models/noise_0p5.safetensors", "models/standard.json"):
+        assert (audit_dir / name).is_file(), name
+    side = (audit_dir / "tables" / "side_by_side.tsv").read_text().splitlines()
+    assert len(side) == 1 + 2 * 2  # standard and noise at two σ
+    rows = (audit_dir / "samples" / "standard_sigma_0.25.tsv").read_text().splitlines()
+    assert len(rows) == 21
+    summary = json.loads((audit_dir / "summary.json").read_text())
+    assert len(summary["accuracy_loss"]["vote"]) == 3  # standard, noise_0.25, noise_0.5
+    assert "![per-class accuracy against σ](figures/per_class_vs_sigma.png)" in (audit_dir / "summary.md").read_text()
+
+
+def test_rerun_resumes_and_changes_no_number(audit_dir):
+    before = (audit_dir / "tables" / "side_by_side.tsv").read_text()
+    result = ok(invoke("audit", "run", "--out", audit_dir, *TINY))
+    assert "reusing standard" in result.output
+    assert (audit_dir / "tables" / "side_by_side.tsv").read_text() == before
+
+
+def test_rerun_with_other_settings_is_refused(audit_dir):
+    args = [a if a != "100" else "200" for a in TINY]
+    result = invoke("audit", "--out", audit_dir, *args)
+    assert result.exit_code == 2
+    assert "different arguments" in result.output and result.output.count("\n") == 1
+    assert json.loads((audit_dir / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_disparity_of_given_checkpoints(audit_dir, tmp_path):
+    out = tmp_path / "given"
+    ok(invoke("audit", "disparity", "--out", out, "--checkpoint", f"plain={audit_dir / 'models' / 'standard'}",
+              "--dataset", "digits", "--sigmas", "0.5", "--n", "50", "--n0", "10", "--max", "10", "--no-compile",
+              "--batch-size", "256", "--quiet"))
+    assert (out / "tables" / "per_class_plain_sigma_0.5.tsv").is_file()
+    assert not (out / "matrix").exists()
+
+
+def test_synthetic_parts(tmp_path):
+    result = ok(invoke("audit", "shrinkage", "--out", tmp_path, "--dims", "1,2", "--angles", "45,90",
+                       "--cone-dims", "2", "--mc", "5000"))
+    assert "σ_van / ρ" in result.output and (tmp_path / "figures" / "shrink_ball.png").is_file()
+    result = ok(invoke("audit", "hypotheses", "--out", tmp_path, "--sigmas", "0:0.6:0.3", "--m", "40"))
+    assert (tmp_path / "tables" / "feasible_hypotheses.tsv").read_text().count("\n") == 4  # header + 3 σ
+    ok(invoke("audit", "regions", "--out", tmp_path, "--sigmas", "0.1,0.3", "--n", "16", "--resolution", "11",
+              "--epochs", "3", "--bisection-n", "16", "--quiet"))
+    assert (tmp_path / "figures" / "regions.png").is_file()
+    assert json.loads((tmp_path / "regions.json").read_text())["status"] == "complete"
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--sigmas", "0.5,x"], "--sigmas"),
+    (["--sigmas", "-0.5"], "sigmas"),
+    (["--n", "0"], "n must be"),
+    (["--alpha", "2"], "alpha"),
+    (["--batch-size", "x"], "--batch-size"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, fragment):
+    result = invoke("audit", "--out", tmp_path / "bad", "--dataset", "digits", *args)
+    assert result.exit_code == 2 and fragment in result.output and result.output.count("\n") == 1
+    assert not (tmp_path / "bad" / "samples").exists()
