@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
-import torch
 from torch import nn
 
 DIGITS_SHAPE = (1, 8, 8)
@@ -39,6 +39,6 @@ class PickleBomb:
 
 
 def write_pickle_bomb(path: Path, marker: Path) -> Path:
-    """Save a torch/pickle file at ``path`` whose loading would create ``marker``."""
-    torch.save({"weight": PickleBomb(marker)}, path)
+    """Save a pickle file at ``path`` whose unpickling would create ``marker``."""
+    path.write_bytes(pickle.dumps({"weight": PickleBomb(marker)}))
     return path
