@@ -18,7 +18,7 @@ from . import sampling
 from .accelerate import engine_model
 from .errors import InputError, InvalidArgumentError
 from .noise import GaussianNoise, Noise
-from .stats import binomial_test_pvalue, check_alpha, clopper_pearson_lower
+from .stats import binomial_test_half, check_alpha, clopper_pearson_lower
 
 ABSTAIN = -1
 
@@ -214,14 +214,15 @@ class Smooth:
         alpha = check_alpha(alpha)
         ids = self._indices(len(x), indices)
         counts = self.sample_counts(x, n, ids, sampling.PREDICTION, progress)
-        out = []
-        for row in counts[:, : self.num_classes]:
-            top2 = np.argsort(-row, kind="stable")[:2]
-            n_a, n_b = int(row[top2[0]]), int(row[top2[1]])
-            pvalue = binomial_test_pvalue(n_a, n_a + n_b, 0.5) if n_a + n_b > 0 else 1.0
-            prediction = int(top2[0]) if pvalue <= alpha else ABSTAIN
-            out.append(Prediction(prediction, n_a, n_b, n, pvalue))
-        return out
+        counts = counts[:, : self.num_classes]
+        top2 = np.argsort(-counts, axis=1, kind="stable")[:, :2]  # ties go to the lower class
+        n_a, n_b = np.take_along_axis(counts, top2, axis=1).T
+        pvalue = binomial_test_half(n_a, n_a + n_b)  # equals scipy.stats.binomtest(n_a, n_a + n_b, ½).pvalue
+        return [
+            Prediction(int(top2[i, 0]) if pvalue[i] <= alpha else ABSTAIN, int(n_a[i]), int(n_b[i]), n,
+                       float(pvalue[i]))
+            for i in range(len(counts))
+        ]
 
     # --- CERTIFY --------------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ All bounds are exact (Clopper–Pearson) and vectorized over numpy arrays of cou
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import beta, binomtest
+from scipy.stats import beta, binom, binomtest
 
 from .errors import InvalidArgumentError
 
@@ -57,6 +57,19 @@ def clopper_pearson_interval(k: ArrayLike, n: ArrayLike, alpha: float) -> tuple[
 def binomial_test_pvalue(k: int, n: int, p: float = 0.5) -> float:
     """Exact two-sided binomial test p-value of k successes in n trials against success probability p."""
     return float(binomtest(int(k), int(n), p).pvalue)
+
+
+def binomial_test_half(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Two-sided exact binomial test p-values of k successes in n trials at p = ½, vectorized (float64).
+
+    Binomial(n, ½) is symmetric, so the outcomes at most as likely as k are the two tails beyond
+    min(k, n − k) and max(k, n − k): p = min(1, 2 P(X ≥ max(k, n − k))), and 1 when k = n/2. This is the
+    p-value of ``scipy.stats.binomtest(k, n, 0.5)`` for many counts at once; n = 0 gives 1.
+    """
+    k, n = np.asarray(k, dtype=np.int64), np.asarray(n, dtype=np.int64)
+    upper = np.maximum(k, n - k)
+    tails = 2.0 * binom.sf(upper - 1, n, 0.5)
+    return np.where((2 * k == n) | (n == 0), 1.0, np.minimum(1.0, tails))
 
 
 def bonferroni(alpha: float, m: int) -> float:

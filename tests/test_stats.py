@@ -63,3 +63,12 @@ def test_bad_counts_and_bonferroni():
     assert bonferroni(0.01, 4) == 0.0025
     with pytest.raises(InvalidArgumentError):
         bonferroni(0.01, 0)
+
+
+def test_vectorized_binomial_test_equals_scipy():
+    from smoothcert.stats import binomial_test_half
+
+    pairs = [(k, n) for n in (1, 2, 7, 50, 301) for k in range(0, n + 1, max(1, n // 13))] + [(0, 0)]
+    k, n = np.array(pairs).T
+    expected = [binomtest(int(a), int(b), 0.5).pvalue if b else 1.0 for a, b in pairs]
+    assert np.allclose(binomial_test_half(k, n), expected, rtol=1e-10, atol=1e-300)

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import binom
 from tqdm.auto import tqdm
 
 from smoothcert import sampling
@@ -38,7 +37,7 @@ from smoothcert.noise import Noise
 from smoothcert.pipeline import check_labels
 from smoothcert.runs import ResultWriter, check_resumable, write_manifest
 from smoothcert.smooth import ABSTAIN, Smooth, check_count
-from smoothcert.stats import check_alpha, clopper_pearson_lower
+from smoothcert.stats import binomial_test_half, check_alpha, clopper_pearson_lower
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -60,19 +59,6 @@ AUDIT_COLUMNS = ("idx", "label", "predict", "radius", "correct", "time", "pA_low
 
 
 # --- one input's numbers from its counts --------------------------------------------------------------------
-
-def binomial_test_half(k: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Two-sided exact binomial test p-values of k successes in n trials at p = ½, vectorized (float64).
-
-    Binomial(n, ½) is symmetric, so the outcomes at most as likely as k are the two tails beyond
-    min(k, n − k) and max(k, n − k): p = min(1, 2 P(X ≥ max(k, n − k))), and 1 when k = n/2. This is the
-    p-value of ``scipy.stats.binomtest(k, n, 0.5)`` (which PREDICT uses), without a Python loop; n = 0 gives 1.
-    """
-    k, n = np.asarray(k, dtype=np.int64), np.asarray(n, dtype=np.int64)
-    upper = np.maximum(k, n - k)
-    tails = 2.0 * binom.sf(upper - 1, n, 0.5)
-    return np.where((2 * k == n) | (n == 0), 1.0, np.minimum(1.0, tails))
-
 
 def audit_counts(counts0: np.ndarray, counts: np.ndarray, labels: np.ndarray, base_clean: np.ndarray,
                  alpha: float, noise: Noise, num_classes: int) -> list[dict]:
