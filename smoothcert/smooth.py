@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from . import sampling
-from .accelerate import engine_model
+from .accelerate import engine_model, tune_batch_size
 from .errors import InputError, InvalidArgumentError
 from .noise import GaussianNoise, Noise
 from .stats import binomial_test_half, check_alpha, clopper_pearson_lower
@@ -79,7 +79,9 @@ class Smooth:
         num_classes: number of classes C.
         sigma: noise level σ of N(0, σ²I), in input units. Ignored when ``noise`` is given.
         noise: another :class:`~smoothcert.noise.Noise` to smooth with.
-        batch_size: noisy copies per forward pass (several inputs share a pass).
+        batch_size: noisy copies per forward pass (several inputs share a pass), or "auto": measured on the
+            first inputs for this model, precision and machine (:func:`~smoothcert.accelerate.tune_batch_size`).
+            Counts do not depend on it: each input's noise is drawn in fixed blocks.
         seed: run seed; with the input index it fixes every noise sample (see :mod:`smoothcert.sampling`).
         outcome_map: logits → outcome ids; default argmax over the C classes.
         device: where to sample; default the model's device.
@@ -96,7 +98,7 @@ class Smooth:
         sigma: float | None = None,
         *,
         noise: Noise | None = None,
-        batch_size: int = 1024,
+        batch_size: int | str = "auto",
         seed: int = 0,
         outcome_map: sampling.OutcomeMap | None = None,
         device: torch.device | str | None = None,
@@ -112,7 +114,7 @@ class Smooth:
         self.model = model.eval()
         self.num_classes = num_classes
         self.noise = noise
-        self.batch_size = check_count("batch_size", batch_size)
+        self.batch_size: int | str = "auto" if batch_size == "auto" else check_count("batch_size", batch_size)
         self.seed = int(seed)
         self.outcome_map = outcome_map or sampling.ArgmaxOutcome(num_classes)
         self.device = torch.device(device) if device is not None else sampling.model_device(model)
@@ -120,6 +122,18 @@ class Smooth:
         self.precision = precision
         self._engine_model: nn.Module = engine_model(self.model, precision, self.compile)
         self._next_index = 0
+
+    def engine_info(self) -> dict:
+        """How the samples are drawn, for manifests: batch size, compilation, precision, the base classifier."""
+        return {"batch_size": self.batch_size, "compile": self.compile, "precision": self.precision,
+                "base_classifier": "the model under bfloat16 autocast" if self.precision == "bf16"
+                else "the model in float32", "device": str(self.device)}
+
+    def resolve_batch_size(self, input_shape: Sequence[int]) -> int:
+        """The batch size in use: measured now for inputs of ``input_shape`` if it was "auto", then fixed."""
+        if self.batch_size == "auto":
+            self.batch_size = tune_batch_size(self._engine_model, tuple(input_shape), self.device)
+        return int(self.batch_size)
 
     @property
     def sigma(self) -> float:
@@ -158,8 +172,11 @@ class Smooth:
         Sequential procedures call this round after round on the same generators.
         """
         x = self._check_inputs(x)
+        if self.batch_size == "auto" and len(x):
+            self.check_model(x[:1])  # a misfit model raises its InputError here, not inside the tuning
+        batch_size = self.resolve_batch_size(x.shape[1:])
         return sampling.count_outcomes(
-            self._engine_model, x, self.noise, n, generators, self.outcome_map, self.batch_size, progress,
+            self._engine_model, x, self.noise, n, generators, self.outcome_map, batch_size, progress,
             static_shapes=self.compile,
         )
 

@@ -1,10 +1,13 @@
+import time
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from smoothcert import InvalidArgumentError, Smooth
+from smoothcert import InvalidArgumentError, Smooth, sampling
 from smoothcert.accelerate import AutocastModel, engine_model, flops_per_sample, matmul_rate, tune_batch_size
+from smoothcert.noise import GaussianNoise
 
 
 def test_flops_per_sample_counts_a_linear_layer():
@@ -28,7 +31,56 @@ def test_unknown_precision():
         engine_model(nn.Linear(2, 2), precision="fp8")
 
 
-def test_tuning_and_matmul_rate_return_measurements():
-    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
-    assert tune_batch_size(model, (1, 8, 8), candidates=(64, 128), seconds=0.01) in (64, 128)
+def test_matmul_rate_is_a_measurement():
     assert matmul_rate(size=128, seconds=0.01) > 0
+
+
+class PacedModel(nn.Module):
+    """Takes batch_size / rate[batch_size] seconds per call: a known throughput profile."""
+
+    def __init__(self, rates: dict[int, float]) -> None:
+        super().__init__()
+        self.rates, self.sizes = rates, []
+
+    def forward(self, x):
+        self.sizes.append(len(x))
+        time.sleep(len(x) / self.rates[len(x)])
+        return torch.zeros(len(x), 2)
+
+
+def test_tuning_finds_the_peak_and_stops_after_it():
+    # Throughput rises to a peak at 128, then falls: the search picks 128 and gives up two sizes later.
+    model = PacedModel({32: 8_000, 64: 16_000, 128: 64_000, 256: 8_000, 512: 8_000, 1024: 1e9})
+    assert tune_batch_size(model, (3,), candidates=(32, 64, 128, 256, 512, 1024), seconds=0.0) == 128
+    assert sorted(set(model.sizes)) == [32, 64, 128, 256, 512]
+
+
+def test_auto_batch_size_is_measured_once_and_changes_no_count():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10))
+    x = torch.rand(3, 1, 8, 8)
+    auto = Smooth(model, 10, 0.3, seed=2)
+    assert auto.batch_size == "auto"
+    counts = auto.sample_counts(x, 700, range(3), 1)
+    assert isinstance(auto.batch_size, int) and auto.engine_info()["batch_size"] == auto.batch_size
+    fixed = Smooth(model, 10, 0.3, seed=2, batch_size=100).sample_counts(x, 700, range(3), 1)
+    np.testing.assert_array_equal(counts, fixed)
+
+
+def test_channels_last_engine_leaves_the_model_trainable():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(64, 10))
+    x = torch.rand(2, 1, 8, 8)
+    # The plain NCHW model through the engine's loop: the same noise, no layout change.
+    generators = sampling.make_generators(3, range(2), 1, "cpu")
+    reference = sampling.count_outcomes(model, x, GaussianNoise(0.3), 500, generators, sampling.ArgmaxOutcome(10), 256)
+    assert not model[2].weight.is_contiguous(memory_format=torch.channels_last)
+    engine = engine_model(model)
+    with torch.inference_mode():
+        engine(x)
+    assert model[2].weight.is_contiguous(memory_format=torch.channels_last)
+    # Converted outside inference mode, so the parameters still take gradients.
+    model(x).sum().backward()
+    assert model[2].weight.grad is not None
+    np.testing.assert_array_equal(Smooth(model, 10, 0.3, seed=3, batch_size=256).sample_counts(x, 500, range(2), 1),
+                                  reference)

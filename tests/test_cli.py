@@ -355,6 +355,8 @@ BAD_CERTIFY = {
     "skip 0": ({"--skip": 0}, "skip"),
     "max 0": ({"--max": 0}, "max"),
     "batch-size 0": ({"--batch-size": 0}, "batch_size"),
+    "batch-size word": ({"--batch-size": "fast"}, "'fast'"),
+    "threads 0": ({"--threads": 0}, "--threads"),
     "device": ({"--device": "tpu9"}, "tpu9"),
     "missing checkpoint": ({"--checkpoint": "{tmp}/nowhere/model"}, "not found"),
     "garbage weights": ({"--checkpoint": "{garbage}"}, "cannot read weights"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ..errors import InvalidArgumentError
-from .common import SmoothcertGroup, parse_floats, pick_device
+from .common import SmoothcertGroup, parse_batch_size, parse_floats, pick_device
 
 
 class AuditGroup(SmoothcertGroup):
@@ -79,19 +79,10 @@ def _config(opts: dict, **overrides):
         arch=opts.get("arch") or "lenet", sigmas=tuple(parse_floats(opts["sigmas"], "--sigmas")),
         epochs=opts.get("epochs"), n0=opts["n0"], n=opts["n"], alpha=opts["alpha"],
         max_inputs=opts["max_inputs"], radii=tuple(parse_floats(opts["radii"], "--radii")),
-        matrix_n=opts.get("matrix_n") or 100, seed=opts["seed"], batch_size=_batch_size(opts["batch_size"]),
+        matrix_n=opts.get("matrix_n") or 100, seed=opts["seed"], batch_size=parse_batch_size(opts["batch_size"]),
         compile=not opts["no_compile"], threads=opts["threads"], device=str(pick_device(opts["device"])),
         **overrides,
     )
-
-
-def _batch_size(text: str) -> int | str:
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidArgumentError(f"--batch-size must be an integer or 'auto', got {text!r}") from None
 
 
 def _finish(out: str, started: float) -> None:

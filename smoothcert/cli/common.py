@@ -39,12 +39,10 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
-def parse_batch_size(text: str, model, input_shape, device) -> int:
-    """An integer ≥ 1, or 'auto': the fastest of a few sizes, measured now."""
+def parse_batch_size(text: str) -> int | str:
+    """An integer ≥ 1, or 'auto' (the fastest of a few sizes, measured by the engine on the first inputs)."""
     if text == "auto":
-        from ..accelerate import tune_batch_size
-
-        return tune_batch_size(model, input_shape, device)
+        return "auto"
     try:
         value = int(text)
     except ValueError as err:
@@ -52,6 +50,15 @@ def parse_batch_size(text: str, model, input_shape, device) -> int:
     if value < 1:
         raise InvalidArgumentError(f"batch_size must be an integer >= 1, got {value}")
     return value
+
+
+def set_threads(threads: int | None) -> None:
+    """Use ``threads`` CPU threads for torch (None: leave torch's default, one per core)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise InvalidArgumentError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
 
 
 def parse_floats(text: str, what: str) -> list[float]:
@@ -87,12 +94,15 @@ def model_options(f):
 def smoothing_options(f):
     f = click.option("--sigma", type=float, required=True, help="Noise level σ (input units, inputs in [0,1]).")(f)
     f = click.option("--alpha", type=float, default=0.001, show_default=True, help="Failure probability.")(f)
-    f = click.option("--batch-size", default="1024", show_default=True,
-                     help="Noisy copies per forward pass, or 'auto' to measure the fastest on this machine.")(f)
+    f = click.option("--batch-size", default="auto", show_default=True,
+                     help="Noisy copies per forward pass, or 'auto': the fastest for this model and machine, "
+                          "measured before the run (compiled models compile once per size tried).")(f)
     f = click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
                      help="bf16: sample under bfloat16 autocast (the base classifier is then the bf16 model).")(f)
     f = click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")(f)
     f = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")(f)
+    f = click.option("--threads", type=int, default=None,
+                     help="CPU threads for sampling (default: one per core). Changes speed, never results.")(f)
     f = click.option("--skip", type=int, default=1, show_default=True, help="Use every SKIP-th test input.")(f)
     f = click.option("--max", "max_inputs", type=int, default=None, help="Use at most MAX test inputs.")(f)
     f = click.option("--out", type=click.Path(), required=True, help="Result TSV (manifest: same name, .json).")(f)
@@ -133,21 +143,18 @@ def run_smoothed(kind: str, opts: dict) -> None:
     from ..pipeline import certify_dataset, predict_dataset, select_indices
     from ..smooth import Smooth
 
+    set_threads(opts.get("threads"))
     device = pick_device(opts["device"])
     model, info, data, num_classes = _load_model_and_data(opts, device)
-    batch_size = parse_batch_size(opts["batch_size"], model, data.input_shape, device)
-    smooth = Smooth(model, num_classes, opts["sigma"], batch_size=batch_size, seed=opts["seed"],
-                    device=device, compile=opts["compile_model"], precision=opts["precision"])
+    smooth = Smooth(model, num_classes, opts["sigma"], batch_size=parse_batch_size(opts["batch_size"]),
+                    seed=opts["seed"], device=device, compile=opts["compile_model"], precision=opts["precision"])
     indices = select_indices(len(data.x_test), opts["skip"], opts["max_inputs"])
-    ignored = {"resume", "overwrite", "quiet", "device", "batch_size", "out", "compile_model", "no_timing"}
+    ignored = {"resume", "overwrite", "quiet", "device", "batch_size", "out", "compile_model", "no_timing", "threads"}
     arguments = {k: v for k, v in opts.items() if k not in ignored}
     context = {"device": str(device), "dataset": {"name": data.name, "split_note": data.split_note,
                                                    "test_inputs": len(data.x_test), "selected": len(indices)},
                "model": asdict_info(info) if info else {"spec": opts["model_spec"], "weights": opts["weights"]},
-               "noise": smooth.noise.to_dict(),
-               "engine": {"batch_size": batch_size, "compile": smooth.compile, "precision": smooth.precision,
-                          "base_classifier": "the model under bfloat16 autocast" if smooth.precision == "bf16"
-                          else "the model in float32"}}
+               "noise": smooth.noise.to_dict()}  # the pipeline adds the engine's settings
     common = dict(indices=indices, arguments=arguments, resume=opts["resume"], overwrite=opts["overwrite"],
                   record_time=not opts["no_timing"], progress=not opts["quiet"], context=context)
     if kind == "certify":

@@ -18,6 +18,7 @@ from .common import (
     parse_batch_size,
     parse_floats,
     pick_device,
+    set_threads,
     smoothing_options,
 )
 
@@ -122,7 +123,7 @@ def _context(opts, device, data, selected, info, smooth, calibration) -> dict:
             "noise": smooth.noise.to_dict(), "tau_calibration": calibration}
 
 
-IGNORED = {"resume", "overwrite", "quiet", "device", "batch_size", "out", "compile_model", "no_timing"}
+IGNORED = {"resume", "overwrite", "quiet", "device", "batch_size", "out", "compile_model", "no_timing", "threads"}
 
 
 def _build(opts: dict, taus_given: list[float] | None, rates: list[float] | None):
@@ -131,9 +132,15 @@ def _build(opts: dict, taus_given: list[float] | None, rates: list[float] | None
     from ..smooth import Smooth
     from ..uncertainty import UncertaintyOutcome
 
+    set_threads(opts.get("threads"))
     device = pick_device(opts["device"])
     model, members, info, data, num_classes = _load(opts, device)
-    opts["batch_size"] = parse_batch_size(str(opts["batch_size"]), model, data.input_shape, device)
+    opts["batch_size"] = parse_batch_size(str(opts["batch_size"]))
+    if opts["batch_size"] == "auto":  # measured eagerly: calibration passes need it before the Smooth exists
+        from ..accelerate import engine_model, tune_batch_size
+
+        probe = engine_model(model, opts.get("precision", "fp32"))
+        opts["batch_size"] = tune_batch_size(probe, data.input_shape, device)
     selected = select_indices(len(data.x_test), opts["skip"], opts["max_inputs"])
     noise = GaussianNoise(opts["sigma"])
     taus, calibration = resolve_taus(opts, model, members, data, num_classes, selected, noise, rates, taus_given)
@@ -142,8 +149,6 @@ def _build(opts: dict, taus_given: list[float] | None, rates: list[float] | None
                     outcome_map=outcome, device=device, compile=opts["compile_model"],
                     precision=opts.get("precision", "fp32"))
     context = _context(opts, device, data, selected, info, smooth, calibration)
-    context["engine"] = {"batch_size": smooth.batch_size, "compile": smooth.compile,
-                         "precision": getattr(smooth, "precision", "fp32")}
     arguments = {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items() if k not in IGNORED}
     return smooth, data, selected, context, arguments, taus
 

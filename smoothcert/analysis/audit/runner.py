@@ -250,16 +250,14 @@ def _smooths(models: Mapping[str, tuple[nn.Module, float]], num_classes: int, in
              config: AuditConfig) -> tuple[dict, int]:
     """One Smooth per model (its compiled forward pass is shared by every σ: only the noise changes), and the
     batch size used."""
-    from smoothcert.accelerate import tune_batch_size
-
-    batch_size = config.batch_size
-    if batch_size == "auto":
-        first = next(iter(models.values()))[0]
-        batch_size = tune_batch_size(first, input_shape, config.device, candidates=(256, 512, 1024, 2048))
-    smooths = {key: Smooth(model, num_classes, config.sigmas[0], batch_size=int(batch_size), seed=config.seed,
+    smooths = {key: Smooth(model, num_classes, config.sigmas[0], batch_size=config.batch_size, seed=config.seed,
                            device=config.device, compile=config.compile)
                for key, (model, _) in models.items()}
-    return smooths, int(batch_size)
+    # "auto" is measured once, on the first model: the audit's models share an architecture.
+    batch_size = next(iter(smooths.values())).resolve_batch_size(input_shape)
+    for smooth in smooths.values():
+        smooth.batch_size = batch_size
+    return smooths, batch_size
 
 
 def _at_sigma(smooth: Smooth, sigma: float) -> Smooth:
