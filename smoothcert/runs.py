@@ -149,6 +149,17 @@ def check_resumable(results_path: str | Path, arguments: Mapping[str, object]) -
         raise ResultsError(f"cannot resume {results_path} with different arguments ({detail})")
 
 
+def earlier_runs(results_path: str | Path) -> list[dict]:
+    """When a run is resumed: what its manifest recorded of every earlier session (written, status, timing),
+    oldest first, so the new manifest keeps them instead of overwriting them. Empty when there is none."""
+    path = manifest_path(results_path)
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    return [*old.get("earlier_runs", []), {k: old.get(k) for k in ("written", "status", "timing", "engine")}]
+
+
 def write_manifest(results_path: str | Path, arguments: Mapping[str, object], **sections: object) -> Path:
     """Write ``<results>.json``: arguments, environment, time, and any extra sections (timing, device, …)."""
     path = manifest_path(results_path)

@@ -16,7 +16,7 @@ from torch import nn
 
 import smoothcert
 from smoothcert.errors import ResultsError
-from smoothcert.pipeline import certify_dataset
+from smoothcert.pipeline import certify_dataset, run_into_files
 from smoothcert.runs import (
     CERTIFY_COLUMNS,
     ResultWriter,
@@ -274,3 +274,34 @@ def test_interrupted_run_keeps_rows_and_resumes_to_the_same_file(tmp_path):
     manifest = json.loads(manifest_path(part).read_text())
     assert manifest["status"] == "complete"
     assert manifest["timing"]["resumed_rows"] == len(lines) - 1
+    # The interrupted session's record is kept, not overwritten.
+    (earlier,) = manifest["earlier_runs"]
+    assert earlier["status"] == "interrupted" and earlier["timing"]["inputs"] == len(lines) - 1
+    assert manifest["engine"]["batch_size"] == 10
+
+
+def test_one_sampling_pass_fills_several_files_and_resumes_each(tmp_path):
+    """run_into_files with two files: rows go to both; a file missing rows gets only those on resume."""
+    x = torch.linspace(0.05, 0.95, 6).unsqueeze(1).repeat(1, 2)
+    y = (x.sum(dim=1) > 1).long()
+    smooth = Smooth(Linear2(), 2, 0.25, batch_size=10, seed=3)
+    calls = []
+
+    def compute(xb, ids, update):
+        calls.append(list(ids))
+        certs = smooth.certify_batch(xb, 10, 40, 0.01, indices=ids)
+        rows = [{"predict": c.prediction, "radius": c.radius, "pA_lower": c.p_a_lower, "n0": c.n0, "n": c.n,
+                 "count_top": c.count_top} for c in certs]
+        return [rows, [{**r, "radius": 2 * r["radius"]} for r in rows]]
+
+    outs = [tmp_path / "a.tsv", tmp_path / "b.tsv"]
+    run = dict(indices=list(range(6)), per_input_samples=50, fill_samples=10, record_time=False, progress=False)
+    run_into_files("certify", smooth, x, y, outs, [{"k": 1}, {"k": 2}], CERTIFY_COLUMNS, compute, **run)
+    a, b = (o.read_text().splitlines() for o in outs)
+    assert len(a) == len(b) == 7 and a[1:] != b[1:]
+    whole_b = outs[1].read_text()
+    outs[1].write_text("\n".join(b[:3]) + "\n")  # b lost its last four rows
+    calls.clear()
+    run_into_files("certify", smooth, x, y, outs, [{"k": 1}, {"k": 2}], CERTIFY_COLUMNS, compute, resume=True, **run)
+    assert sorted(i for c in calls for i in c) == [2, 3, 4, 5]
+    assert outs[1].read_text() == whole_b and outs[0].read_text().splitlines() == a

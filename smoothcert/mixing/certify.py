@@ -17,7 +17,6 @@ computed beside it to show what the bounds cost.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy.stats import norm
-from tqdm.auto import tqdm
 
 from .. import sampling
-from ..errors import InputError, InvalidArgumentError, ResultsError
-from ..runs import ResultWriter, check_resumable, write_manifest
+from ..errors import InvalidArgumentError, ResultsError
+from ..pipeline import run_into_files
 from ..smooth import Smooth, check_count
 from ..stats import bonferroni, check_alpha, clopper_pearson_lower, clopper_pearson_upper
 
@@ -172,41 +170,18 @@ def certify_mixture_dataset(
     rows (:func:`mixture_certified_accuracy`), so one sampling run serves the whole α sweep.
     """
     n0, n = check_count("n0", n0), check_count("n", n)
-    if len(x) != len(y):
-        raise InputError(f"got {len(x)} inputs but {len(y)} labels")
     indices = list(range(len(x))) if indices is None else [int(i) for i in indices]
     arguments = dict(arguments or {"n0": n0, "n": n, "sigma": smooth.sigma, "seed": smooth.seed})
-    if indices:
-        smooth.check_model(x[indices[:1]])
-    if resume:
-        check_resumable(out, arguments)
-    writer = ResultWriter(out, MIXTURE_COLUMNS, resume=resume, overwrite=overwrite)
-    todo = [i for i in indices if i not in writer.done]
-    write_manifest(out, arguments, status="running", **(context or {}))
-    chunk = max(1, min(64, math.ceil(smooth.batch_size / n0)))
-    bar = tqdm(total=len(todo) * (n0 + n), unit="sample", unit_scale=True, disable=not progress,
-               desc=f"mixture votes σ={smooth.sigma:g}", mininterval=0.5)
-    started, done = time.perf_counter(), 0
-    try:
-        with writer:
-            for first in range(0, len(todo), chunk):
-                ids = todo[first : first + chunk]
-                t0 = time.perf_counter()
-                c = sample_mixture_counts(smooth, x[ids], n0, n, ids, bar.update)
-                seconds = (time.perf_counter() - t0) / len(ids)
-                for k, i in enumerate(ids):
-                    writer.write({"idx": i, "label": int(y[i]), "guess": int(c.guess[k]),
-                                  "runner_up": int(c.runner_up[k]), "count_guess": int(c.count_guess[k]),
-                                  "count_runner_up": int(c.count_runner_up[k]), "n0": n0, "n": n,
-                                  "counts": ",".join(str(int(v)) for v in c.counts[k]), "time": round(seconds, 4)})
-                done += len(ids)
-    finally:
-        bar.close()
-        elapsed = time.perf_counter() - started
-        write_manifest(out, arguments, status="complete" if done == len(todo) else "interrupted",
-                       timing={"inputs": done, "seconds": elapsed, "resumed_rows": len(writer.done),
-                               "samples_per_second": done * (n0 + n) / max(elapsed, 1e-9)}, **(context or {}))
-    return {"inputs": done, "seconds": elapsed}
+
+    def compute(xb: torch.Tensor, ids: list[int], update) -> list[list[dict]]:
+        c = sample_mixture_counts(smooth, xb, n0, n, ids, update)
+        return [[{"guess": int(c.guess[k]), "runner_up": int(c.runner_up[k]), "count_guess": int(c.count_guess[k]),
+                  "count_runner_up": int(c.count_runner_up[k]), "n0": n0, "n": n,
+                  "counts": ",".join(str(int(v)) for v in c.counts[k])} for k in range(len(ids))]]
+
+    return run_into_files("mixture votes", smooth, x, y, [out], [arguments], MIXTURE_COLUMNS, compute,
+                          indices=indices, per_input_samples=n0 + n, fill_samples=n0, resume=resume,
+                          overwrite=overwrite, progress=progress, context=context)
 
 
 @dataclass(frozen=True)

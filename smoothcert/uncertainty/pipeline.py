@@ -13,18 +13,14 @@ belongs to the plain classifier's own guess (``guess_cohen``, ``predict_cohen``)
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..certificates.uncertainty import certify_uncertainty, outcome_map_of
-from ..errors import InputError, InvalidArgumentError
-from ..pipeline import check_labels
-from ..runs import ResultWriter, check_resumable, write_manifest
+from ..errors import InvalidArgumentError
+from ..pipeline import run_into_files
 from ..smooth import Smooth, check_count
 from ..stats import check_alpha
 
@@ -41,11 +37,9 @@ def tau_name(tau: float) -> str:
     return "inf" if math.isinf(tau) else f"{tau:.6g}"
 
 
-def _row(cert: dict, label: int, seconds: float) -> dict:
+def _row(cert: dict) -> dict:
     radius_ii = cert["radius_ii"]
-    predict = cert["predict_ii"]
-    return {**cert, "label": label, "predict": predict, "radius": 0.0 if math.isnan(radius_ii) else radius_ii,
-            "correct": int(predict == label), "time": seconds}
+    return {**cert, "predict": cert["predict_ii"], "radius": 0.0 if math.isnan(radius_ii) else radius_ii}
 
 
 def _certify_into(
@@ -65,60 +59,14 @@ def _certify_into(
     context: Mapping[str, object],
 ) -> dict:
     """One sampling pass per input, one row per τ written to ``outs[k]``."""
-    if len(x) != len(y):
-        raise InputError(f"got {len(x)} inputs but {len(y)} labels")
-    check_labels(y, smooth.num_classes)
-    if indices and not torch.isfinite(x[list(indices)]).all():
-        raise InputError("inputs contain NaN or inf")
-    if indices:
-        smooth.check_model(x[list(indices[:1])])  # fail before any file is touched
-    if resume:
-        for out, args in zip(outs, arguments, strict=True):
-            check_resumable(out, args)
-    writers = []
-    try:
-        for out in outs:
-            writers.append(ResultWriter(out, UNCERTAINTY_COLUMNS, resume=resume, overwrite=overwrite))
-    except Exception:
-        for w in writers:
-            w.close()
-        raise
-    todo = [i for i in indices if any(i not in w.done for w in writers)]
-    for out, args in zip(outs, arguments, strict=True):
-        write_manifest(out, args, status="running", **context)
-    chunk = max(1, min(64, math.ceil(smooth.batch_size / n0)))  # enough inputs to fill a selection batch
-    stats = {"inputs": 0, "seconds": 0.0, "samples": 0}
-    correct = np.zeros(len(outs))
-    bar = tqdm(total=len(todo) * (n0 + n), unit="sample", unit_scale=True, disable=not progress,
-               desc=f"certify-uncertainty σ={smooth.sigma:g}", smoothing=0.1, mininterval=0.5)
-    started = time.perf_counter()
-    try:
-        for first in range(0, len(todo), chunk):
-            ids = todo[first : first + chunk]
-            t0 = time.perf_counter()
-            per_tau = certify_uncertainty(smooth, x[ids], n0, n, alpha, indices=ids, progress=bar.update)
-            seconds = round((time.perf_counter() - t0) / len(ids), 4) if record_time else 0.0
-            for k, (writer, certs) in enumerate(zip(writers, per_tau, strict=True)):
-                for j, i in enumerate(ids):
-                    if i in writer.done:
-                        continue
-                    row = _row(certs.row(j), int(y[i]), seconds)
-                    writer.write({"idx": i, **row})
-                    correct[k] += row["correct"]
-            stats["inputs"] += len(ids)
-            bar.set_postfix(done=f"{stats['inputs']}/{len(todo)}", ii_correct=f"{correct[0] / stats['inputs']:.3f}")
-    finally:
-        bar.close()
-        for w in writers:
-            w.close()
-        stats["seconds"] = time.perf_counter() - started
-        stats["samples"] = stats["inputs"] * (n0 + n)
-        complete = stats["inputs"] == len(todo)
-        for out, args, w in zip(outs, arguments, writers, strict=True):
-            write_manifest(out, args, status="complete" if complete else "interrupted",
-                           timing={**stats, "samples_per_second": stats["samples"] / max(stats["seconds"], 1e-9),
-                                   "resumed_rows": len(w.done), "shared_with_taus": len(outs)}, **context)
-    return stats
+
+    def compute(xb: torch.Tensor, ids: list[int], update) -> list[list[dict]]:
+        per_tau = certify_uncertainty(smooth, xb, n0, n, alpha, indices=ids, progress=update)
+        return [[_row(certs.row(j)) for j in range(len(ids))] for certs in per_tau]
+
+    return run_into_files("certify-uncertainty", smooth, x, y, outs, arguments, UNCERTAINTY_COLUMNS, compute,
+                          indices=indices, per_input_samples=n0 + n, fill_samples=n0, resume=resume,
+                          overwrite=overwrite, record_time=record_time, progress=progress, context=context)
 
 
 def _base_arguments(smooth: Smooth, n0: int, n: int, alpha: float) -> dict:

@@ -20,22 +20,19 @@ reads them) and resumable, one TSV per (model, σ).
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from smoothcert import sampling
 from smoothcert.analysis.metrics import per_class_certified_accuracy, validate_radii
 from smoothcert.analysis.results import CertifyResults
-from smoothcert.errors import InputError, InvalidArgumentError
+from smoothcert.errors import InvalidArgumentError
 from smoothcert.noise import Noise
-from smoothcert.pipeline import check_labels
-from smoothcert.runs import ResultWriter, check_resumable, write_manifest
+from smoothcert.pipeline import run_into_files
 from smoothcert.smooth import ABSTAIN, Smooth, check_count
 from smoothcert.stats import binomial_test_half, check_alpha, clopper_pearson_lower
 
@@ -132,43 +129,17 @@ def audit_dataset(
     by (seed, idx)). Returns counts and timing of this call.
     """
     n0, n, alpha = check_count("n0", n0), check_count("n", n), check_alpha(alpha)
-    if len(x) != len(y):
-        raise InputError(f"got {len(x)} inputs but {len(y)} labels")
-    check_labels(y, smooth.num_classes)
     indices = list(range(len(x))) if indices is None else [int(i) for i in indices]
     if indices and (min(indices) < 0 or max(indices) >= len(x)):
         raise InvalidArgumentError(f"indices must lie in [0, {len(x)}), got {min(indices)}..{max(indices)}")
-    if indices:
-        smooth.check_model(x[indices[:1]])  # fail before any file is touched
     arguments = dict(arguments or {"n0": n0, "n": n, "alpha": alpha, "sigma": smooth.sigma, "seed": smooth.seed})
-    if resume:
-        check_resumable(out, arguments)
-    writer = ResultWriter(out, AUDIT_COLUMNS, resume=resume, overwrite=overwrite)
-    todo = [i for i in indices if i not in writer.done]
-    write_manifest(out, arguments, status="running", **(context or {}))
-    bar = tqdm(total=len(todo) * (n0 + n), unit="sample", unit_scale=True, disable=not progress,
-               desc=f"audit σ={smooth.sigma:g}", smoothing=0.1, mininterval=0.5)
-    stats = {"inputs": 0, "seconds": 0.0, "samples": 0}
-    started = time.perf_counter()
-    try:
-        with writer:
-            for first in range(0, len(todo), chunk):
-                ids = todo[first : first + chunk]
-                t0 = time.perf_counter()
-                rows = audit_inputs(smooth, x[ids], y[ids], n0, n, alpha, ids, bar.update)
-                seconds = (time.perf_counter() - t0) / len(ids)
-                for i, row in zip(ids, rows, strict=True):
-                    writer.write({"idx": i, "time": round(seconds, 4), **row})
-                stats["inputs"] += len(ids)
-    finally:
-        bar.close()
-        stats["seconds"] = time.perf_counter() - started
-        stats["samples"] = stats["inputs"] * (n0 + n)
-        complete = stats["inputs"] == len(todo)
-        write_manifest(out, arguments, status="complete" if complete else "interrupted",
-                       timing={**stats, "samples_per_second": stats["samples"] / max(stats["seconds"], 1e-9),
-                               "resumed_rows": len(writer.done)}, **(context or {}))
-    return stats
+
+    def compute(xb: torch.Tensor, ids: list[int], update) -> list[list[dict]]:
+        return [audit_inputs(smooth, xb, y[ids], n0, n, alpha, ids, update)]
+
+    return run_into_files("audit", smooth, x, y, [out], [arguments], AUDIT_COLUMNS, compute, indices=indices,
+                          per_input_samples=n0 + n, fill_samples=n0, resume=resume, overwrite=overwrite,
+                          progress=progress, context=context, chunk=chunk)
 
 
 # --- per-class metrics ------------------------------------------------------------------------------------
