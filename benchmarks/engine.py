@@ -3,7 +3,8 @@
 Prints noisy samples per second of CERTIFY (n0 = 100, n = 10,000 by default, 20 inputs) for the digits CNN
 (LeNet, 1×8×8) and the MNIST CNN (conv32–conv64–fc128–fc10, 1×28×28): the one-input-at-a-time loop, the
 engine with the eager model, and the engine with ``compile=True``, all measured in this process, with the
-ratios to the loop. Weights are random: throughput does not depend on them.
+ratios to the loop. The engine's batch size is measured per setting (``--batch-size auto``); that and the
+compilation are printed, not timed. Weights are random: throughput does not depend on them.
 
     python benchmarks/engine.py [--inputs 20] [--n 10000] [--models digits,mnist] [--threads N]
 """
@@ -56,11 +57,11 @@ def loop_certify(model, x, num_classes, sigma, n0, n, alpha, batch):
 def engine_rate(model, x, args, compile_model):
     smooth = Smooth(copy.deepcopy(model), 10, args.sigma, batch_size=args.batch_size, compile=compile_model)
     t0 = time.perf_counter()
-    smooth.certify_batch(x[:2], args.n0, 1000, args.alpha)  # warm-up (and compilation)
+    smooth.certify_batch(x[:2], args.n0, 1000, args.alpha)  # warm-up (batch-size tuning, compilation)
     warmup = time.perf_counter() - t0
     t0 = time.perf_counter()
     smooth.certify_batch(x, args.n0, args.n, args.alpha, indices=range(len(x)))
-    return len(x) * (args.n0 + args.n) / (time.perf_counter() - t0), warmup
+    return len(x) * (args.n0 + args.n) / (time.perf_counter() - t0), warmup, smooth.batch_size
 
 
 def measure(name, model, x, args):
@@ -69,10 +70,11 @@ def measure(name, model, x, args):
     t0 = time.perf_counter()
     loop_certify(model, x, 10, args.sigma, args.n0, args.n, args.alpha, args.loop_batch)
     loop = samples / (time.perf_counter() - t0)
-    eager, _ = engine_rate(model, x, args, compile_model=False)
-    compiled, compile_seconds = engine_rate(model, x, args, compile_model=True)
+    eager, _, eager_batch = engine_rate(model, x, args, compile_model=False)
+    compiled, setup, compiled_batch = engine_rate(model, x, args, compile_model=True)
     print(f"{name:<28} {loop:>12,.0f} {eager:>12,.0f} {eager / loop:>6.2f}x {compiled:>12,.0f} "
-          f"{compiled / loop:>6.2f}x   (compile {compile_seconds:.1f} s once)", flush=True)
+          f"{compiled / loop:>6.2f}x   (batch {eager_batch} / {compiled_batch}; setup {setup:.1f} s once)",
+          flush=True)
 
 
 def main() -> None:
@@ -82,7 +84,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--sigma", type=float, default=0.25)
     parser.add_argument("--alpha", type=float, default=0.001)
-    parser.add_argument("--batch-size", type=int, default=1024, help="smoothcert's samples per forward pass")
+    parser.add_argument("--batch-size", default="auto", type=lambda v: v if v == "auto" else int(v),
+                        help="smoothcert's samples per forward pass, or auto (measured, not timed)")
     parser.add_argument("--loop-batch", type=int, default=1000, help="the loop's batch (reference default)")
     parser.add_argument("--models", default="digits,mnist")
     parser.add_argument("--threads", type=int, default=None)

@@ -112,6 +112,24 @@ def test_full_radius_coverage(p_a):
     assert np.mean([c.radius for c in certs]) > 0.5 * true_radius  # not vacuous
 
 
+@pytest.mark.parametrize("tolerance", [None, 0.05, 0.3])
+def test_all_correct_inputs_stay_under_the_ceiling_of_every_valid_procedure(tolerance):
+    """Claim 4 of docs/fast_certification.md: after m all-correct samples no valid bound exceeds α^{1/m}.
+    The tighter the tolerance, the longer an all-correct input samples; the default runs to the cap."""
+    model, x, sigma = linear_setup(1.0 - 1e-12)  # p_A = 1 up to float: every sample is class 1
+    alpha, cap = 0.001, 20_000
+    smooth = Smooth(model, 2, sigma, seed=2)
+    cert = certify_sequential(smooth, x[:1], 20, alpha, SequentialConfig(n_max=cap, tolerance=tolerance),
+                              indices=[0])[0]
+    assert cert.count_top == cert.n
+    ceiling = sigma * norm.ppf(alpha ** (1 / cert.n))
+    assert 0.9 * ceiling < cert.radius <= ceiling
+    if tolerance is None:
+        assert cert.n == cap and cert.stop == "cap"
+    else:
+        assert cert.n < cap and cert.stop == "converged"
+
+
 def test_stops_early_below_target_and_matches_batched_vs_single():
     model, x, sigma = linear_setup(0.6)
     smooth = Smooth(model, 2, sigma, seed=1)
