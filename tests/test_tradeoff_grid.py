@@ -16,8 +16,8 @@ from scipy.stats import binom, norm
 from smoothcert import Smooth
 from smoothcert.analysis.tradeoff import grid as g
 from smoothcert.analysis.tradeoff.risk import base_predictions, majority_vote, risk, smoothed_predictions
-from smoothcert.analysis.tradeoff.runner import compare_alpha_star, load_grid, parse_levels, run_grid
 from smoothcert.errors import InvalidArgumentError, ResultsError
+from smoothcert.experiments.tradeoff import compare_alpha_star, load_grid, parse_levels, run_grid
 from smoothcert.training import TrainConfig
 
 from .known import LinearBinary

@@ -9,6 +9,7 @@ from torch import nn
 
 from smoothcert import GaussianNoise, InvalidArgumentError
 from smoothcert.analysis import CertifyResults, certified_accuracy
+from smoothcert.analysis.uncertainty import certified_accuracy_of, label_radius, radius_comparison
 from smoothcert.uncertainty.ood import (
     auroc,
     auroc_rows,
@@ -19,7 +20,6 @@ from smoothcert.uncertainty.ood import (
     score_sets,
     uniform_noise_images,
 )
-from smoothcert.uncertainty.summary import certified_accuracy_of, label_radius, radius_comparison
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 

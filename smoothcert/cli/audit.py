@@ -72,7 +72,7 @@ def _audit_options(f):
 
 
 def _config(opts: dict, **overrides):
-    from ..analysis.audit.runner import AuditConfig
+    from ..experiments.audit import AuditConfig
 
     return AuditConfig(
         dataset=opts["dataset"], data_dir=opts["data_dir"], data_seed=opts["data_seed"],
@@ -103,7 +103,7 @@ def _finish(out: str, started: float) -> None:
 def run(**opts) -> None:
     """The full audit: per-class disparity of models trained without and with noise, the accuracy-loss matrix,
     shrinking regions (analytic and 2-D) and feasible hypotheses, into one folder with summary.md."""
-    from ..analysis.audit.runner import run_audit
+    from ..experiments.audit import run_audit
 
     started = time.perf_counter()
     config = _config(opts, matrix=not opts["no_matrix"], synthetic=not opts["no_synthetic"])
@@ -118,7 +118,7 @@ def run(**opts) -> None:
               help="Model(s) to audit (repeat to compare, e.g. std=a.safetensors noise=b.safetensors).")
 def disparity(**opts) -> None:
     """Per-class accuracy (base clean, base noisy, smoothed, certified) of given models at every σ."""
-    from ..analysis.audit.runner import run_audit
+    from ..experiments.audit import run_audit
 
     started = time.perf_counter()
     run_audit(_config(opts, matrix=False, synthetic=False), opts["out"],
@@ -152,7 +152,7 @@ def _standalone(out: str, name: str, arguments: dict, job) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 def shrinkage(out, rho, dims, angles, cone_dims, mc, seed) -> None:
     """Analytic shrinking: ball radius ρ_σ and σ_van in ℝ^d; half-space; cone apex shift and boundary offset."""
-    from ..analysis.audit.runner import run_shrinkage
+    from ..experiments.audit import run_shrinkage
 
     d = [int(v) for v in parse_floats(dims, "--dims")]
     cd = [int(v) for v in parse_floats(cone_dims, "--cone-dims")]
@@ -177,7 +177,7 @@ def shrinkage(out, rho, dims, angles, cone_dims, mc, seed) -> None:
 @click.option("--quiet", is_flag=True)
 def regions(out, sigmas, n, resolution, epochs, bisection_n, seed, quiet) -> None:
     """2-D decision regions (ball inside a ring) of a base and its smoothed classifier; area and vanishing σ."""
-    from ..analysis.audit.runner import run_regions
+    from ..experiments.audit import run_regions
 
     s = parse_floats(sigmas, "--sigmas")
     args = {"sigmas": s, "n": n, "resolution": resolution, "epochs": epochs, "bisection_n": bisection_n,
@@ -196,7 +196,7 @@ def regions(out, sigmas, n, resolution, epochs, bisection_n, seed, quiet) -> Non
 @click.option("--seed", type=int, default=0, show_default=True)
 def hypotheses(out, sigmas, epsilons, m, seed) -> None:
     """Feasible intervals and boxes against σ: how many smoothed hypotheses still fit the data within ε."""
-    from ..analysis.audit.runner import run_hypotheses
+    from ..experiments.audit import run_hypotheses
 
     s = _levels(sigmas)
     e = parse_floats(epsilons, "--epsilons")

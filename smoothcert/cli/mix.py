@@ -69,8 +69,8 @@ def mix() -> None:
 def train_cmd(**o) -> None:
     """Train the standard, robust (PGD), noise-trained and mixing models; resumes where it stopped."""
     from ..data import load_dataset
+    from ..experiments.mixing import TrainPlan, train_run
     from ..mixing.adversarial import AdversarialConfig
-    from ..mixing.experiment import TrainPlan, train_run
     from ..mixing.train_mixing import MixingConfig
 
     steps = [int(v) for v in parse_floats(o["mixing_steps"], "--mixing-steps")]
@@ -119,7 +119,7 @@ def train_cmd(**o) -> None:
 def eval_cmd(**o) -> None:
     """Clean and robust accuracy of standard, robust, fixed-α and adaptive mixtures; table and plot."""
     from ..attacks import METHODS, AutoAttackConfig
-    from ..mixing.experiment import EvalPlan, eval_run
+    from ..experiments.mixing import EvalPlan, eval_run
 
     attacks = [a.strip() for a in o["attacks"].split(",") if a.strip()]
     bad = [a for a in attacks if a not in METHODS or a == "autoattack"]
@@ -174,8 +174,8 @@ def eval_cmd(**o) -> None:
 @_common
 def certify_cmd(**o) -> None:
     """Certified accuracy of the mixture with the smoothed noise-trained model, against α (sound and plug-in)."""
+    from ..experiments.mixing import CertifyPlan, certify_run
     from ..mixing.certify import check_mixing_alpha
-    from ..mixing.experiment import CertifyPlan, certify_run
     from ..stats import check_alpha
 
     check_alpha(o["alpha_conf"])
@@ -199,7 +199,7 @@ def certify_cmd(**o) -> None:
 @click.option("--eps", default=None, help="Panels (default: every ε in the evaluations).")
 def plot_cmd(run_dir, eps) -> None:
     """Redraw the trade-off plot from every evaluation in a run folder (no attacks are run)."""
-    from ..mixing.experiment import all_eval_rows
+    from ..experiments.mixing import all_eval_rows
     from ..report.mixing_plots import plot_tradeoff
 
     run = Path(run_dir)

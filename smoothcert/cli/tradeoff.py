@@ -36,7 +36,7 @@ def tradeoff() -> None:
 def disks(**opts) -> None:
     """Synthetic disks: Δ_{α,β} − Δ_{0,β} against α for each β and ζ, and α*(β, ζ)."""
     from ..analysis.tradeoff.disks import DisksConfig
-    from ..analysis.tradeoff.runner import parse_levels, run_disks_experiment
+    from ..experiments.tradeoff import parse_levels, run_disks_experiment
 
     config = DisksConfig(size=opts["size"], radius=opts["radius"], zetas=parse_levels(opts["zetas"], "--zetas"),
                          alphas=parse_levels(opts["alphas"], "--alphas"), betas=parse_levels(opts["betas"], "--betas"),
@@ -82,7 +82,7 @@ def _optional(name: str, kind=float, help: str = ""):
 def grid(**opts) -> None:
     """Real data: models trained at each α, smoothed at each β; risk, certified accuracy, α*(β)."""
     from ..analysis.tradeoff.grid import grid_preset
-    from ..analysis.tradeoff.runner import parse_levels, run_grid
+    from ..experiments.tradeoff import parse_levels, run_grid
 
     cfg = grid_preset(opts["dataset"])
     cfg = replace(cfg, dataset=opts["dataset"], data_dir=opts["data_dir"], data_seed=opts["data_seed"],

@@ -155,7 +155,7 @@ def _build(opts: dict, taus_given: list[float] | None, rates: list[float] | None
 
 def _echo_comparison(path: Path) -> None:
     from ..analysis import read_results
-    from ..uncertainty.summary import radius_comparison
+    from ..analysis.uncertainty import radius_comparison
 
     c = radius_comparison(read_results(path))
     m = c["mean_radius"]
@@ -207,8 +207,8 @@ def certify_command(**opts) -> None:
 
 def _summarize_sweep(paths: list[Path], out_dir: Path, title: str) -> Path:
     from ..analysis import markdown_table, read_results, tsv_table
+    from ..analysis.uncertainty import SWEEP_HEADER, format_rows, radius_comparison, sweep_rows
     from ..report.uncertainty_plots import plot_tau_sweep, plot_uncertainty_radii
-    from ..uncertainty.summary import SWEEP_HEADER, format_rows, radius_comparison, sweep_rows
 
     runs = {p.stem.removeprefix("tau_"): read_results(p) for p in paths}
     rows = sweep_rows(runs)
@@ -281,11 +281,11 @@ def sweep_command(**opts) -> None:
 def ood_command(**opts) -> None:
     """OOD detection: AUROC of clean u, mean u under noise and ⊥ fraction under noise, test data vs OOD sets."""
     from ..analysis import markdown_table, tsv_table
+    from ..analysis.uncertainty import format_rows
     from ..noise import GaussianNoise
     from ..report.uncertainty_plots import plot_ood_roc
     from ..uncertainty import calibrate_tau
     from ..uncertainty.ood import auroc_rows, make_ood_sets, read_scores, score_sets
-    from ..uncertainty.summary import format_rows
 
     arguments = {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items() if k not in IGNORED}
     opts = _with_defaults({**opts, "skip": 1, "max_inputs": None, "compile_model": False})

@@ -11,8 +11,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..analysis.results import CertifyResults
+from ..analysis.uncertainty import LABELS, certified_accuracy_of, label_radius
 from ..errors import InvalidArgumentError
-from ..uncertainty.summary import LABELS, certified_accuracy_of, label_radius
 from .plots import X_LABEL, Y_LABEL
 
 STYLES = {"cohen": ("black", "-"), "i": ("tab:blue", "-"), "ii": ("tab:red", "-"),

@@ -7,7 +7,7 @@ issued (the uncertainty-aware smoothed classifier answers ĉ_A or ⊥ near x), e
 issued, so ``correct & radius_X ≥ r`` is exactly certified accuracy for X ∈ {i, ii} (both use ĉ_A), and
 smoothcert.analysis (``analyze --radius-column radius_i``) reads these files as they are. Cohen's radius
 belongs to the plain classifier's own guess (``guess_cohen``, ``predict_cohen``);
-:mod:`smoothcert.uncertainty.summary` scores every radius with its own guess.
+:mod:`smoothcert.analysis.uncertainty` scores every radius with its own guess.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Methods: methods.md §1 (Mohapatra et al., hidden cost of randomized smoothing) and §2 (Gao et al., accuracy
 loss). Modules: :mod:`.disparity` (per-class metrics), :mod:`.shrinkage` (analytic ball, half-space and
-cone results), :mod:`.regions` (empirical 2-D decision regions), :mod:`.hypotheses` (feasible hypotheses)
-and :mod:`.runner` (the resumable audit job).
+cone results), :mod:`.regions` (empirical 2-D decision regions) and :mod:`.hypotheses` (feasible
+hypotheses). The resumable audit job, with its tables and figures, is :mod:`smoothcert.experiments.audit`.
 """
 
 from smoothcert.analysis.audit.disparity import (

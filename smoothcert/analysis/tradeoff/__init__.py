@@ -3,7 +3,9 @@
 - :mod:`.disks`: the synthetic experiment, Δ_{α,β} of disks on a pixel grid under Gaussian convolution.
 - :mod:`.risk`: the smoothed risk of real classifiers, the error of the majority vote over n noisy copies.
 - :mod:`.grid`: models trained (fine-tuned) at noise α, evaluated at noise β; cached per α, one file per cell.
-- :mod:`.runner`: runs both into run folders, in parallel where possible, with manifests, tables and plots.
+
+The job runner that puts both into run folders, in parallel, with tables and plots, is
+:mod:`smoothcert.experiments.tradeoff`.
 """
 
 from .disks import (
@@ -20,7 +22,6 @@ from .disks import (
 )
 from .grid import PAPER_MNIST_ALPHA_STAR, FinetuneConfig, GridConfig, GridResult, collect, grid_preset
 from .risk import base_predictions, majority_vote, risk, smoothed_predictions
-from .runner import JobQueue, compare_alpha_star, load_grid, run_disks_experiment, run_grid, write_grid_report
 
 __all__ = [
     "PAPER_MNIST_ALPHA_STAR",
@@ -29,24 +30,18 @@ __all__ = [
     "FinetuneConfig",
     "GridConfig",
     "GridResult",
-    "JobQueue",
     "base_predictions",
     "collect",
-    "compare_alpha_star",
     "delta_table",
     "disk_mask",
     "grid_preset",
-    "load_grid",
     "majority_vote",
     "phi",
     "risk",
     "run_disks",
-    "run_disks_experiment",
-    "run_grid",
     "sample_disks",
     "single_disk_delta",
     "smoothed_disk_radius",
     "smoothed_predictions",
     "smoothing_risk",
-    "write_grid_report",
 ]

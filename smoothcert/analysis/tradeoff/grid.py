@@ -9,7 +9,7 @@ training images (the authors' MNIST recipe, methods.md §3), saved as a checkpoi
 - certified accuracy from CERTIFY (Cohen et al.; n0, n, failure probability ``cert_alpha``) at ``radii``,
   usually on a subset of the test set.
 
-Everything here runs in one process; :mod:`smoothcert.analysis.tradeoff.runner` schedules the jobs, in
+Everything here runs in one process; :mod:`smoothcert.experiments.tradeoff` schedules the jobs, in
 parallel where it can, and writes the tables. Run-folder layout::
 
     models/clean.*            the clean model (safetensors + JSON sidecar)

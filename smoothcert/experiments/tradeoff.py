@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ...errors import InvalidArgumentError, ResultsError
-from ...runs import write_manifest
-from ...smooth import check_count
-from ..tables import markdown_table, tsv_table
-from . import grid as g
-from .disks import DisksConfig, DisksResult, run_disks
+from ..analysis.tables import markdown_table, tsv_table
+from ..analysis.tradeoff import grid as g
+from ..analysis.tradeoff.disks import DisksConfig, DisksResult, run_disks
+from ..errors import InvalidArgumentError, ResultsError
+from ..runs import write_manifest
+from ..smooth import check_count
 
 Echo = Callable[[str], None]
 
@@ -94,7 +94,7 @@ def run_disks_experiment(config: DisksConfig, out: str | Path, *, progress: bool
     """Run :func:`~smoothcert.analysis.tradeoff.disks.run_disks` and write, under ``out``: ``gains.tsv`` (mean and
     SE of Δ_{α,β} − Δ_{0,β} per ζ, β, α), ``alpha_star.md``, ``gains.png/.svg``, ``deltas.json`` (every draw)
     and the manifest ``disks.json``."""
-    from ...report.tradeoff_plots import plot_disk_gains
+    from ..report.tradeoff_plots import plot_disk_gains
 
     cfg = config.validate()
     out = Path(out)
@@ -365,7 +365,7 @@ def _inputs(skip: int, most: int | None) -> str:
 
 def write_grid_report(result: g.GridResult, out: Path, *, timing: dict | None = None, echo: Echo = print) -> Path:
     """Write every table (TSV + markdown), the heatmaps and the α*(β) plot, and ``report.md`` beside them."""
-    from ...report.tradeoff_plots import plot_alpha_star, plot_heatmap
+    from ..report.tradeoff_plots import plot_alpha_star, plot_heatmap
 
     out = Path(out)
     tables = grid_tables(result)
@@ -435,7 +435,7 @@ def load_grid(out: str | Path) -> g.GridResult:
 def compare_alpha_star(runs: Mapping[str, str | Path], out_path_stem: str | Path, *, paper: bool = True,
                        title: str | None = None) -> list[Path]:
     """One α*(β) plot for several grids (label → run folder), with Pal & Sulam's MNIST curve if ``paper``."""
-    from ...report.tradeoff_plots import plot_alpha_star
+    from ..report.tradeoff_plots import plot_alpha_star
 
     curves = {}
     for label, run in runs.items():

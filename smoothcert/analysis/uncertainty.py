@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..analysis.metrics import validate_radii
-from ..analysis.results import CertifyResults
 from ..errors import ResultsError
+from .metrics import validate_radii
+from .results import CertifyResults
 
 #: Certificate name → (radius column, guess column).
 CERTIFICATES: dict[str, tuple[str, str]] = {

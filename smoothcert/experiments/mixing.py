@@ -22,22 +22,22 @@ from ..analysis import markdown_table
 from ..attacks import AttackConfig, AutoAttackConfig
 from ..data import Dataset
 from ..errors import CheckpointError, InvalidArgumentError
+from ..mixing.adversarial import AdversarialConfig, train_robust_model
+from ..mixing.certify import (
+    certify_mixture_dataset,
+    mixture_certified_accuracy,
+    mixture_clean_accuracy,
+    read_mixture_votes,
+)
+from ..mixing.evaluate import EVAL_COLUMNS, ModelEntry, evaluate_robustness, read_eval_rows
+from ..mixing.mixed import MixedClassifier
+from ..mixing.train_mixing import MixingConfig, build_mixed, load_mixing, save_mixing, train_mixing
 from ..models import load_checkpoint, read_info
 from ..models.checkpoint import checkpoint_paths
 from ..report.mixing_plots import plot_certified_vs_alpha, plot_tradeoff
 from ..runs import write_manifest
 from ..smooth import Smooth
 from ..training import TrainConfig, train_base_model
-from .adversarial import AdversarialConfig, train_robust_model
-from .certify import (
-    certify_mixture_dataset,
-    mixture_certified_accuracy,
-    mixture_clean_accuracy,
-    read_mixture_votes,
-)
-from .evaluate import EVAL_COLUMNS, ModelEntry, evaluate_robustness, read_eval_rows
-from .mixed import MixedClassifier
-from .train_mixing import MixingConfig, build_mixed, load_mixing, save_mixing, train_mixing
 
 Echo = Callable[[str], None]
 

@@ -24,6 +24,14 @@ from pathlib import Path
 import torch
 
 from ..analysis import markdown_table, read_results
+from ..analysis.uncertainty import (
+    LABELS,
+    SWEEP_HEADER,
+    certified_accuracy_of,
+    format_rows,
+    radius_comparison,
+    sweep_rows,
+)
 from ..data import load_dataset
 from ..models import load_checkpoint
 from ..models.checkpoint import checkpoint_paths
@@ -33,11 +41,10 @@ from ..report.uncertainty_plots import plot_ood_roc, plot_tau_sweep, plot_uncert
 from ..runs import environment
 from ..smooth import Smooth
 from ..training import TrainConfig, train_base_model
-from .measures import Ensemble, MCDropout
-from .ood import auroc_rows, make_ood_sets, read_scores, score_sets
-from .outcome import UncertaintyOutcome, calibrate_tau
-from .pipeline import sweep_uncertainty_dataset, tau_name
-from .summary import LABELS, SWEEP_HEADER, certified_accuracy_of, format_rows, radius_comparison, sweep_rows
+from ..uncertainty.measures import Ensemble, MCDropout
+from ..uncertainty.ood import auroc_rows, make_ood_sets, read_scores, score_sets
+from ..uncertainty.outcome import UncertaintyOutcome, calibrate_tau
+from ..uncertainty.pipeline import sweep_uncertainty_dataset, tau_name
 
 
 @dataclass
