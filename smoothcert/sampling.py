@@ -12,7 +12,8 @@ never on batch size or on which other inputs share its batches.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -78,6 +79,75 @@ def model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+@dataclass(frozen=True)
+class NoisyBatch:
+    """One forward pass of noisy copies, as :func:`noisy_batches` yields it.
+
+    Attributes:
+        rows: noisy inputs [R, *input_shape]; R = ``size``, or the full batch size with static shapes (rows
+            past ``size`` are padding, to be ignored).
+        owner: [size] int64, the position in ``x`` of the input each real row is a copy of.
+        position: [size] int64, the sample number of each real row within its input's request.
+        size: the number of real rows.
+    """
+
+    rows: torch.Tensor
+    owner: torch.Tensor
+    position: torch.Tensor
+    size: int
+
+
+def noisy_batches(
+    x: torch.Tensor,
+    noise: Noise,
+    num_samples: int | Sequence[int],
+    generators: Sequence[torch.Generator],
+    batch_size: int,
+    static_shapes: bool = False,
+) -> Iterator[NoisyBatch]:
+    """Batches of noisy copies of the inputs ``x`` [B, *input_shape], filled with whole noise blocks.
+
+    Each input's noise is drawn from its own generator in blocks of :data:`BLOCK_SIZE`, input after input,
+    into one preallocated buffer (no allocation per batch). The yielded tensors are views of that buffer:
+    use each batch before asking for the next.
+    """
+    num_inputs = x.shape[0]
+    remaining = [int(num_samples)] * num_inputs if isinstance(num_samples, int) else [int(m) for m in num_samples]
+    if len(remaining) != num_inputs or len(generators) != num_inputs:
+        raise InvalidArgumentError("num_samples and generators need one entry per input")
+    if min(remaining, default=0) < 0 or batch_size < 1:
+        raise InvalidArgumentError(f"need num_samples >= 0 and batch_size >= 1, got {num_samples}, {batch_size}")
+    requested = list(remaining)
+    capacity = max(batch_size, BLOCK_SIZE)
+    # Zeroed once: rows past the filled part are forwarded (full batches keep shapes static) but not counted.
+    buffer = torch.zeros((capacity, *x.shape[1:]), dtype=x.dtype, device=x.device)
+    owner = torch.empty(capacity, dtype=torch.long, device=x.device)
+    position = torch.empty(capacity, dtype=torch.long, device=x.device)
+    current = 0
+    while current < num_inputs:
+        filled = 0
+        # Fill one batch with whole blocks, input after input.
+        while current < num_inputs:
+            if remaining[current] == 0:
+                current += 1
+                continue
+            m = min(BLOCK_SIZE, remaining[current])
+            if filled > 0 and filled + m > batch_size:
+                break
+            noise.sample_(buffer[filled : filled + m], generators[current]).add_(x[current])
+            owner[filled : filled + m] = current
+            done = requested[current] - remaining[current]
+            torch.arange(done, done + m, out=position[filled : filled + m])
+            remaining[current] -= m
+            filled += m
+        if filled == 0:
+            break
+        for start in range(0, filled, batch_size):
+            stop = min(start + batch_size, filled)
+            rows = buffer[start : start + batch_size] if static_shapes else buffer[start:stop]
+            yield NoisyBatch(rows, owner[start:stop], position[start:stop], stop - start)
+
+
 @torch.inference_mode()
 def count_outcomes(
     model: nn.Module,
@@ -107,43 +177,13 @@ def count_outcomes(
     Returns:
         counts [B, K], int64.
     """
-    num_inputs = x.shape[0]
-    remaining = [int(num_samples)] * num_inputs if isinstance(num_samples, int) else [int(m) for m in num_samples]
-    if len(remaining) != num_inputs or len(generators) != num_inputs:
-        raise InvalidArgumentError("num_samples and generators need one entry per input")
-    if min(remaining, default=0) < 0 or batch_size < 1:
-        raise InvalidArgumentError(f"need num_samples >= 0 and batch_size >= 1, got {num_samples}, {batch_size}")
-    k = outcome_map.num_outcomes
+    num_inputs, k = x.shape[0], outcome_map.num_outcomes
     counts = torch.zeros(num_inputs * k, dtype=torch.long, device=x.device)
-    capacity = max(batch_size, BLOCK_SIZE)
-    # Zeroed once: rows past the filled part are forwarded (full batches keep shapes static) but not counted.
-    buffer = torch.zeros((capacity, *x.shape[1:]), dtype=x.dtype, device=x.device)
-    owner = torch.empty(capacity, dtype=torch.long, device=x.device)
-    current = 0
-    while current < num_inputs:
-        filled = 0
-        # Fill one batch with whole blocks, input after input.
-        while current < num_inputs:
-            if remaining[current] == 0:
-                current += 1
-                continue
-            m = min(BLOCK_SIZE, remaining[current])
-            if filled > 0 and filled + m > batch_size:
-                break
-            rows = buffer[filled : filled + m]
-            noise.sample_(rows, generators[current]).add_(x[current])
-            owner[filled : filled + m] = current
-            remaining[current] -= m
-            filled += m
-        if filled == 0:
-            break
-        for start in range(0, filled, batch_size):
-            stop = min(start + batch_size, filled)
-            rows = buffer[start : start + batch_size] if static_shapes else buffer[start:stop]
-            outcomes = outcome_map(forward(model, rows))[: stop - start]
-            counts += torch.bincount(owner[start:stop] * k + outcomes, minlength=num_inputs * k)
-            if progress is not None:
-                progress(stop - start)
+    for batch in noisy_batches(x, noise, num_samples, generators, batch_size, static_shapes):
+        outcomes = outcome_map(forward(model, batch.rows))[: batch.size]
+        counts += torch.bincount(batch.owner * k + outcomes, minlength=num_inputs * k)
+        if progress is not None:
+            progress(batch.size)
     return counts.view(num_inputs, k).cpu().numpy()
 
 

@@ -100,39 +100,15 @@ def noisy_uncertainty(
     tau_t = torch.tensor([np.inf if taus is None else float(t) for t in (taus or [0] * s)], dtype=torch.float64,
                          device=device)
     samples = np.zeros((b, num_samples, s)) if keep_samples else None
-    capacity = max(batch_size, sampling.BLOCK_SIZE)
-    buffer = torch.empty((capacity, *x.shape[1:]), dtype=x.dtype, device=device)
-    owner = torch.empty(capacity, dtype=torch.long, device=device)
-    position = torch.empty(capacity, dtype=torch.long, device=device)
-    remaining = [num_samples] * b
-    current = 0
-    while current < b:
-        filled = 0
-        while current < b:  # whole blocks, input after input, exactly as the engine fills its batches
-            if remaining[current] == 0:
-                current += 1
-                continue
-            m = min(sampling.BLOCK_SIZE, remaining[current])
-            if filled > 0 and filled + m > batch_size:
-                break
-            noise.sample_(buffer[filled : filled + m], gens[current]).add_(x[current])
-            owner[filled : filled + m] = current
-            done = num_samples - remaining[current]
-            position[filled : filled + m] = torch.arange(done, done + m, device=device)
-            remaining[current] -= m
-            filled += m
-        if filled == 0:
-            break
-        for start in range(0, filled, batch_size):
-            stop = min(start + batch_size, filled)
-            _, u = class_and_uncertainty(sampling.forward(model, buffer[start:stop]), measures, members, num_classes)
-            u = u.double()
-            sums.index_add_(0, owner[start:stop], u)
-            above.index_add_(0, owner[start:stop], (u > tau_t).double())
-            if samples is not None:
-                samples[owner[start:stop].cpu().numpy(), position[start:stop].cpu().numpy()] = u.cpu().numpy()
-            if progress is not None:
-                progress(stop - start)
+    for batch in sampling.noisy_batches(x, noise, num_samples, gens, batch_size):
+        _, u = class_and_uncertainty(sampling.forward(model, batch.rows), measures, members, num_classes)
+        u = u.double()
+        sums.index_add_(0, batch.owner, u)
+        above.index_add_(0, batch.owner, (u > tau_t).double())
+        if samples is not None:
+            samples[batch.owner.cpu().numpy(), batch.position.cpu().numpy()] = u.cpu().numpy()
+        if progress is not None:
+            progress(batch.size)
     rejected = (above / num_samples).cpu().numpy()
     if taus is None:
         rejected[:] = np.nan
