@@ -72,11 +72,10 @@ def run_into_files(
     to each file in ``outs`` (several files share one sampling pass), flushed, resumable, with manifests.
 
     Each row gets ``idx`` and ``label``; ``correct`` is (predict == label) where rows have a ``predict``;
-    ``time`` is the chunk's seconds
-    shared among its inputs (0 when ``record_time`` is off). An input is computed again only if some file
-    lacks it, and is written only where it is missing. ``per_input_samples`` (None for sequential runs) sets
-    the progress bar's unit; ``fill_samples`` is the smallest sampling step, which sizes the chunks of inputs
-    computed together unless ``chunk`` is given.
+    ``time`` is the chunk's seconds shared among its inputs (0 when ``record_time`` is off). An input is
+    computed again only if some file lacks it, and is written only where it is missing.
+    ``per_input_samples`` (None for sequential runs) sets the progress bar's unit; ``fill_samples`` is the
+    smallest sampling step, which sizes the chunks of inputs computed together unless ``chunk`` is given.
     Returns counts and timing of this call.
     """
     outs = [Path(o) for o in outs]
