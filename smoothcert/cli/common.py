@@ -52,6 +52,13 @@ def parse_batch_size(text: str) -> int | str:
     return value
 
 
+#: Options that change where, how fast or how verbosely a run goes, never its results: left out of the
+#: manifest's arguments, so a run may be resumed with other values of them.
+NOT_RESULT_OPTIONS = frozenset(
+    {"resume", "overwrite", "quiet", "device", "batch_size", "out", "compile_model", "no_timing", "threads"}
+)
+
+
 def set_threads(threads: int | None) -> None:
     """Use ``threads`` CPU threads for torch (None: leave torch's default, one per core)."""
     if threads is None:
@@ -149,8 +156,7 @@ def run_smoothed(kind: str, opts: dict) -> None:
     smooth = Smooth(model, num_classes, opts["sigma"], batch_size=parse_batch_size(opts["batch_size"]),
                     seed=opts["seed"], device=device, compile=opts["compile_model"], precision=opts["precision"])
     indices = select_indices(len(data.x_test), opts["skip"], opts["max_inputs"])
-    ignored = {"resume", "overwrite", "quiet", "device", "batch_size", "out", "compile_model", "no_timing", "threads"}
-    arguments = {k: v for k, v in opts.items() if k not in ignored}
+    arguments = {k: v for k, v in opts.items() if k not in NOT_RESULT_OPTIONS}
     context = {"device": str(device), "dataset": {"name": data.name, "split_note": data.split_note,
                                                    "test_inputs": len(data.x_test), "selected": len(indices)},
                "model": asdict_info(info) if info else {"spec": opts["model_spec"], "weights": opts["weights"]},

@@ -12,6 +12,7 @@ import click
 
 from ..errors import InvalidArgumentError
 from .common import (
+    NOT_RESULT_OPTIONS,
     _load_model_and_data,
     data_options,
     model_options,
@@ -123,7 +124,7 @@ def _context(opts, device, data, selected, info, smooth, calibration) -> dict:
             "noise": smooth.noise.to_dict(), "tau_calibration": calibration}
 
 
-IGNORED = {"resume", "overwrite", "quiet", "device", "batch_size", "out", "compile_model", "no_timing", "threads"}
+IGNORED = NOT_RESULT_OPTIONS
 
 
 def _build(opts: dict, taus_given: list[float] | None, rates: list[float] | None):
