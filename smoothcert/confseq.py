@@ -23,7 +23,7 @@ from scipy.optimize import brentq
 from scipy.special import betaln
 
 from .errors import InvalidArgumentError
-from .stats import check_alpha
+from .validate import check_alpha
 
 #: Default mixing prior Beta(1, 1/8): close to Clopper–Pearson for p near 1, valid for every p.
 PRIOR_A, PRIOR_B = 1.0, 0.125

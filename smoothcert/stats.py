@@ -1,23 +1,33 @@
 """Confidence bounds and tests on binomial counts. Numbers only: no torch, no models.
 
-All bounds are exact (Clopper–Pearson) and vectorized over numpy arrays of counts.
+All bounds are exact (Clopper–Pearson) and vectorized over numpy arrays of counts. Each bound is verified in
+log space after SciPy's Beta quantile and, where the quantile is NaN or fails the check, found again by
+bisection on the log tail probability, so it errs only on the safe side: a lower bound is never above the
+exact Clopper–Pearson value by more than float rounding, an upper bound never below it. A lower bound is
+also kept strictly below 1 (and an upper bound above 0), so a radius Φ⁻¹(p̲) is always finite.
 """
 
 from __future__ import annotations
+
+import math
+import warnings
 
 import numpy as np
 from scipy.stats import beta, binom, binomtest
 
 from .errors import InvalidArgumentError
+from .validate import check_alpha
 
 ArrayLike = int | np.ndarray
 
+#: Largest float below 1 and smallest above 0: where a bound is clipped so that Φ⁻¹ of it stays finite.
+BELOW_ONE, ABOVE_ZERO = float(np.nextafter(1.0, 0.0)), float(np.finfo(np.float64).tiny)
 
-def check_alpha(alpha: float) -> float:
-    """Return ``alpha`` as a float, or raise if it is not in the open interval (0, 1)."""
-    if not (isinstance(alpha, int | float) and 0.0 < float(alpha) < 1.0):
-        raise InvalidArgumentError(f"alpha must be in (0, 1), got {alpha!r}")
-    return float(alpha)
+#: Bisection steps of the fallback: halving [0, 1] this often reaches float64 resolution near 0 and near 1.
+_BISECTION_STEPS = 1100
+
+__all__ = ["ABOVE_ZERO", "BELOW_ONE", "binomial_quantile", "binomial_test_half", "binomial_test_pvalue",
+           "bonferroni", "check_alpha", "clopper_pearson_interval", "clopper_pearson_lower", "clopper_pearson_upper"]
 
 
 def _check_counts(k: ArrayLike, n: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -35,18 +45,68 @@ def clopper_pearson_lower(k: ArrayLike, n: ArrayLike, alpha: float) -> np.ndarra
     """
     alpha = check_alpha(alpha)
     kf, nf = _check_counts(k, n)
-    with np.errstate(invalid="ignore"):
-        bound = beta.ppf(alpha, kf, nf - kf + 1)
-    return np.where(kf == 0, 0.0, bound)
+    kf, nf = np.broadcast_arrays(kf, nf)
+    log_alpha = math.log(alpha)
+    bound = np.zeros(kf.shape)
+    positive = kf > 0
+    if positive.any():
+        a, b = kf[positive], nf[positive] - kf[positive] + 1
+        # P(Bin(n, p) ≥ k) = I_p(k, n − k + 1) = Beta(k, n − k + 1).cdf(p) rises with p; p̲ solves it = α.
+        bound[positive] = _verified_quantile(lambda p: beta.logcdf(p, a, b), _quiet(beta.ppf, alpha, a, b),
+                                             log_alpha, side="lower")
+    return np.minimum(bound, BELOW_ONE)
 
 
 def clopper_pearson_upper(k: ArrayLike, n: ArrayLike, alpha: float) -> np.ndarray:
     """One-sided (1 − α) Clopper–Pearson upper bound: the 1 − α quantile of Beta(k + 1, n − k); 1 when k = n."""
     alpha = check_alpha(alpha)
     kf, nf = _check_counts(k, n)
-    with np.errstate(invalid="ignore"):
-        bound = beta.ppf(1.0 - alpha, kf + 1, nf - kf)
-    return np.where(kf == nf, 1.0, bound)
+    kf, nf = np.broadcast_arrays(kf, nf)
+    log_alpha = math.log(alpha)
+    bound = np.ones(kf.shape)
+    below = kf < nf
+    if below.any():
+        a, b = kf[below] + 1, nf[below] - kf[below]
+        # P(Bin(n, p) ≤ k) = 1 − I_p(k + 1, n − k) = Beta(k + 1, n − k).sf(p) falls with p; p̄ solves it = α.
+        bound[below] = _verified_quantile(lambda p: beta.logsf(p, a, b), _quiet(beta.isf, alpha, a, b),
+                                          log_alpha, side="upper")
+    return np.maximum(bound, ABOVE_ZERO)
+
+
+def _quiet(quantile, *args) -> np.ndarray:
+    """SciPy's quantile without its warning when Boost's root finder gives up: the result is checked anyway."""
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", over="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(quantile(*args), dtype=np.float64)
+
+
+def _verified_quantile(log_tail, guess: np.ndarray, log_alpha: float, side: str) -> np.ndarray:
+    """The Clopper–Pearson end p where ``log_tail(p)`` = log α, on the safe side of it.
+
+    ``log_tail`` is the log of the tail probability as a function of p (vectorized over the counts): rising
+    for a lower bound, falling for an upper bound. ``guess`` (SciPy's quantile) is kept where the tail there
+    is at most α (it is then on the safe side, to rounding); elsewhere, or where it is NaN, bisection on the
+    log tail finds the end, keeping the safe end of the bracket.
+    """
+    tolerance = 1e-9  # relative slack on α in the check: SciPy's own rounding, not a loosening of the bound
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        tail = log_tail(np.clip(np.nan_to_num(guess), 0, 1))
+        ok = np.isfinite(guess) & np.isfinite(tail) & (tail <= log_alpha + tolerance)
+    if ok.all():
+        return guess
+    # Bisection over all inputs at once: for a lower bound the safe end is the low one (tail ≤ α there).
+    lo, hi = np.zeros(guess.shape), np.ones(guess.shape)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for _ in range(_BISECTION_STEPS):
+            mid = 0.5 * (lo + hi)
+            inside = log_tail(mid) <= log_alpha
+            if side == "lower":
+                lo, hi = np.where(inside, mid, lo), np.where(inside, hi, mid)
+            else:
+                lo, hi = np.where(inside, lo, mid), np.where(inside, mid, hi)
+            if np.all(hi - lo <= np.spacing(hi)):
+                break
+    return np.where(ok, guess, lo if side == "lower" else hi)
 
 
 def clopper_pearson_interval(k: ArrayLike, n: ArrayLike, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +130,14 @@ def binomial_test_half(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     upper = np.maximum(k, n - k)
     tails = 2.0 * binom.sf(upper - 1, n, 0.5)
     return np.where((2 * k == n) | (n == 0), 1.0, np.minimum(1.0, tails))
+
+
+def binomial_quantile(n: int, p: float, level: float) -> int:
+    """The ``level`` quantile of Binomial(n, p): the smallest q with P(X ≤ q) ≥ level."""
+    if n < 1 or not 0 <= p <= 1 or not 0 < level < 1:
+        raise InvalidArgumentError(f"binomial quantile needs n >= 1, p in [0, 1], level in (0, 1); got {n}, {p}, "
+                                   f"{level}")
+    return int(binom.ppf(level, n, p))
 
 
 def bonferroni(alpha: float, m: int) -> float:

@@ -7,19 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import binom
 
 from smoothcert.analysis import (
     CertifyResults,
     abstain_rate,
     average_certified_radius,
     certified_accuracy,
-    certified_accuracy_table,
     class_counts,
     clean_accuracy,
     high_probability_certified_accuracy,
-    latex_escape,
-    latex_table,
-    markdown_table,
     matched_noise_files,
     parse_published_table,
     parse_time,
@@ -32,6 +29,7 @@ from smoothcert.analysis import (
 )
 from smoothcert.errors import InvalidArgumentError, ResultsError
 from smoothcert.report.plots import plot_certified_accuracy
+from smoothcert.report.tables import certified_accuracy_table, latex_escape, latex_table, markdown_table
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "cohen2019"
 
@@ -157,9 +155,16 @@ def test_radius_column(hand: CertifyResults) -> None:
 def test_high_probability_correction(hand: CertifyResults) -> None:
     alpha, rho, n = 0.001, 0.01, 5
     radii = np.array([0.0, 0.25, 0.5])
-    expected = (np.array([0.6, 0.4, 0.2]) - alpha - math.sqrt(alpha * (1 - alpha) * math.log(1 / rho) / n)
-                - math.log(1 / rho) / (3 * n))
-    np.testing.assert_allclose(high_probability_certified_accuracy(hand, radii, alpha, rho), expected)
+    # Binomial(5, 0.001): P(X = 0) = 0.995 ≥ 0.99, so q = 0 and nothing is subtracted.
+    np.testing.assert_allclose(high_probability_certified_accuracy(hand, radii, alpha, rho), [0.6, 0.4, 0.2])
+    np.testing.assert_allclose(high_probability_certified_accuracy(hand, radii, 0.1, rho), [0.2, 0.0, 0.0])
+    cohen = (np.array([0.6, 0.4, 0.2]) - alpha - math.sqrt(alpha * (1 - alpha) * math.log(1 / rho) / n)
+             - math.log(1 / rho) / (3 * n))
+    np.testing.assert_allclose(high_probability_certified_accuracy(hand, radii, alpha, rho, method="cohen"),
+                               np.maximum(cohen, 0.0))
+    assert (high_probability_certified_accuracy(hand, radii, 0.3, rho, method="cohen") >= 0).all()
+    with pytest.raises(InvalidArgumentError, match="method"):
+        high_probability_certified_accuracy(hand, radii, alpha, method="bernstein")
     with pytest.raises(InvalidArgumentError, match="alpha"):
         high_probability_certified_accuracy(hand, radii, 1.5)
     with pytest.raises(InvalidArgumentError, match="rho"):
@@ -300,3 +305,31 @@ def test_plot_writes_png_and_svg(hand: CertifyResults, tmp_path: Path) -> None:
     assert all(p.stat().st_size > 0 for p in explicit)
     with pytest.raises(InvalidArgumentError):
         plot_certified_accuracy({}, tmp_path / "none")
+
+
+@pytest.mark.parametrize("n,alpha,rho", [(200, 0.05, 0.05), (1000, 0.01, 0.001), (500, 0.001, 0.001),
+                                         (10_000, 0.001, 0.01)])
+def test_high_probability_accuracy_holds_at_one_minus_rho(n, alpha, rho):
+    """Worst case: all N certificates claim the input, each is wrong with probability exactly α, so the true
+    certified accuracy is 1 − W/N with W ~ Binomial(N, α). The corrected value c (read through the function)
+    exceeds the truth when W > N(1 − c): that probability, computed exactly, is at most ρ for the binomial
+    correction; a simulation of the same runs agrees."""
+    res = CertifyResults(idx=np.arange(n), label=np.zeros(n), predict=np.zeros(n), radius=np.ones(n),
+                         correct=np.ones(n, dtype=bool), time=np.zeros(n))
+    corrected = high_probability_certified_accuracy(res, [0.5], alpha, rho)[0]
+    # Fails when W / N > 1 − c, i.e. W ≥ floor(N (1 − c)) + 1 (rounded to stay clear of float noise).
+    threshold = math.floor(round(n * (1 - corrected), 6)) + 1
+    assert binom.sf(threshold - 1, n, alpha) <= rho
+    wrong = np.random.default_rng(0).binomial(n, alpha, size=20_000)
+    assert np.mean(1 - wrong / n < corrected) <= rho + 4 * math.sqrt(rho / 20_000) + 1e-4
+
+
+def test_cohen_high_probability_formula_fails_at_one_minus_rho():
+    """Cohen et al.'s formula, kept only to reproduce their plots, overstates at N = 1000, α = 0.01, ρ = 0.001:
+    the statement fails with probability above ρ (exact binomial tail)."""
+    n, alpha, rho = 1000, 0.01, 0.001
+    res = CertifyResults(idx=np.arange(n), label=np.zeros(n), predict=np.zeros(n), radius=np.ones(n),
+                         correct=np.ones(n, dtype=bool), time=np.zeros(n))
+    corrected = high_probability_certified_accuracy(res, [0.5], alpha, rho, method="cohen")[0]
+    threshold = math.floor(round(n * (1 - corrected), 6)) + 1
+    assert binom.sf(threshold - 1, n, alpha) > rho

@@ -72,3 +72,48 @@ def test_vectorized_binomial_test_equals_scipy():
     k, n = np.array(pairs).T
     expected = [binomtest(int(a), int(b), 0.5).pvalue if b else 1.0 for a, b in pairs]
     assert np.allclose(binomial_test_half(k, n), expected, rtol=1e-10, atol=1e-300)
+
+
+def test_extreme_alpha_gives_finite_sound_bounds():
+    """α just below 1 with every sample correct: the bound stays below 1, so the radius is finite; α as small
+    as 1e-100 still gives a bound whose exact binomial tail is α (where SciPy's quantile alone overstates
+    p̲_A for small counts); smaller α, where the tails underflow, is refused."""
+    from scipy.special import logsumexp
+    from scipy.stats import binom
+
+    from smoothcert.noise import GaussianNoise
+    from smoothcert.stats import BELOW_ONE, clopper_pearson_lower, clopper_pearson_upper
+
+    lower = clopper_pearson_lower(100_000, 100_000, float(np.nextafter(1.0, 0.0)))
+    assert lower <= BELOW_ONE < 1.0
+    radius = GaussianNoise(0.5).certified_radius(lower)
+    assert np.isfinite(radius) and radius < 5.0
+    for alpha in (1e-20, 1e-60, 1e-100):
+        for n in (10, 1000):
+            k = np.array([1, 2, n // 2, n - 1, n])
+            low = clopper_pearson_lower(k, n, alpha)
+            assert np.all(np.isfinite(low)) and np.all((low > 0) & (low < k / n))
+            # P(Bin(n, p̲) ≥ k), summed exactly in log space, is α: the exact Clopper–Pearson bound, not above.
+            tails = [logsumexp(binom.logpmf(np.arange(ki, n + 1), n, p)) for ki, p in zip(k, low, strict=True)]
+            assert np.all(np.array(tails) <= np.log(alpha) * (1 - 1e-9))
+            np.testing.assert_allclose(tails, np.log(alpha), rtol=1e-6)
+        up = clopper_pearson_upper(np.array([0, 10]), 100_000, alpha)
+        assert np.all(np.isfinite(up)) and np.all(up > np.array([0, 10]) / 100_000)
+    assert clopper_pearson_lower(np.int64(3), np.int64(10), np.float32(0.01)) > 0  # NumPy numbers accepted
+    with pytest.raises(InvalidArgumentError, match="underflow"):
+        clopper_pearson_lower(5, 10, 1e-110)
+
+
+def test_bisection_fallback_matches_the_beta_quantile(monkeypatch):
+    """Where SciPy's quantile is NaN (or fails its check), bisection on the log tail finds the same bound,
+    from the safe side."""
+    from smoothcert import stats
+
+    k, n = np.array([1, 40, 99, 100]), 100
+    exact_low, exact_up = stats.clopper_pearson_lower(k, n, 1e-4), stats.clopper_pearson_upper(k, n, 1e-4)
+    monkeypatch.setattr(stats.beta, "ppf", lambda *a, **kw: np.full(np.broadcast(*a).shape, np.nan))
+    monkeypatch.setattr(stats.beta, "isf", lambda *a, **kw: np.full(np.broadcast(*a).shape, np.nan))
+    low, up = stats.clopper_pearson_lower(k, n, 1e-4), stats.clopper_pearson_upper(k, n, 1e-4)
+    np.testing.assert_allclose(low, exact_low, rtol=1e-9)
+    np.testing.assert_allclose(up, exact_up, rtol=1e-9)
+    assert np.all(low <= exact_low * (1 + 1e-12)) and np.all(up >= exact_up * (1 - 1e-12))

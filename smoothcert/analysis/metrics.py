@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike
 
 from smoothcert.analysis.results import CertifyResults
 from smoothcert.errors import InvalidArgumentError
+from smoothcert.stats import binomial_quantile
 
 
 def validate_radii(radii: ArrayLike) -> np.ndarray:
@@ -69,20 +70,32 @@ def certified_accuracy(results: CertifyResults, radii: ArrayLike,
     return counts / n
 
 
+#: How :func:`high_probability_certified_accuracy` lowers the approximate value.
+HIGH_PROBABILITY_METHODS = ("binomial", "cohen")
+
+
 def high_probability_certified_accuracy(results: CertifyResults, radii: ArrayLike, alpha: float,
-                                        rho: float = 0.001, radius_column: str = "radius") -> np.ndarray:
+                                        rho: float = 0.001, radius_column: str = "radius",
+                                        method: str = "binomial") -> np.ndarray:
     """Certified accuracy corrected so it holds with probability ≥ 1 − ρ over the certifier's randomness.
 
-    Each certificate fails with probability ≤ α, so by Bernstein's inequality over the N rows the
-    approximate value is lowered by α + sqrt(α(1 − α) log(1/ρ) / N) + log(1/ρ) / (3N) (Cohen et al.'s
-    analysis). The result is not clipped and can be negative for small N.
+    Each of the N certificates is wrong with probability ≤ α, independently across inputs (each has its own
+    noise), so the number W of wrong ones is stochastically below Binomial(N, α), and with probability
+    ≥ 1 − ρ, W ≤ q, the (1 − ρ) quantile of Binomial(N, α). The true certified accuracy at r is at least the
+    approximate one minus W/N, hence at least approx − q/N on that event (docs/certification.md). This
+    ``"binomial"`` correction is exact for the worst case p_i = α and tighter than any Bernstein bound.
+
+    ``method="cohen"`` applies Cohen et al.'s analyze.py formula α + √(α(1 − α) log(1/ρ)/N) + log(1/ρ)/(3N)
+    instead, only to reproduce their figures: it lacks Bernstein's factor 2 under the root and uses too
+    small a last term, so it does not hold at 1 − ρ. Either result is clipped at 0.
 
     Args:
         results: N ≥ 1 rows.
-        radii: ℓ2 radii, finite and ≥ 0, any shape.
+        radii: radii, finite and ≥ 0, any shape.
         alpha: failure probability of one certificate, in (0, 1).
         rho: failure probability of the whole statement, in (0, 1).
         radius_column: the radius column to use.
+        method: "binomial" (valid) or "cohen" (their published formula).
 
     Returns:
         float64 array of the shape of ``radii``.
@@ -90,10 +103,16 @@ def high_probability_certified_accuracy(results: CertifyResults, radii: ArrayLik
     for label, value in (("alpha", alpha), ("rho", rho)):
         if not 0 < value < 1:
             raise InvalidArgumentError(f"{label} must be in (0, 1), got {value!r}")
+    if method not in HIGH_PROBABILITY_METHODS:
+        raise InvalidArgumentError(f"unknown method {method!r}; choose one of {', '.join(HIGH_PROBABILITY_METHODS)}")
     acc = certified_accuracy(results, radii, radius_column)
     n = len(results)
-    log_term = math.log(1 / rho)
-    return acc - alpha - math.sqrt(alpha * (1 - alpha) * log_term / n) - log_term / (3 * n)
+    if method == "binomial":
+        correction = binomial_quantile(n, alpha, 1 - rho) / n
+    else:
+        log_term = math.log(1 / rho)
+        correction = alpha + math.sqrt(alpha * (1 - alpha) * log_term / n) + log_term / (3 * n)
+    return np.maximum(acc - correction, 0.0)
 
 
 def average_certified_radius(results: CertifyResults, radius_column: str = "radius") -> float:
