@@ -1,13 +1,26 @@
 """Adaptive smoothing (Bai, Anderson, Kim & Sojoudi 2024): mixing a standard and a robust classifier.
 
-- :mod:`.mixed`: the mixed classifier log((1 − α)·softmax(s_g z_g) + α·softmax(s_h z_h)), α fixed or α(x).
-- :mod:`.mixing_net`: the mixing network α(x) reading both base models' features.
-- :mod:`.adversarial`: PGD adversarial training of the robust base model.
-- :mod:`.train_mixing`: training of the mixing network on attacked copies of the composite model.
+- :mod:`smoothcert.models.mixed`: the mixed classifier log((1 − α)·softmax(s_g z_g) + α·softmax(s_h z_h)), α fixed
+  or α(x); :mod:`smoothcert.models.mixing_net`: the mixing network α(x) reading both base models' features
+  (re-exported here).
+- :mod:`.adversarial`: PGD adversarial training of the robust base model (the training loop with
+  :class:`~smoothcert.training.objectives.AdversarialObjective`).
+- :mod:`.train_mixing`: training of the mixing network on attacked copies of the composite model (the training
+  loop with :class:`~smoothcert.training.objectives.MixingObjective`).
 - :mod:`.evaluate`: clean and robust accuracy of base models, fixed-α sweep and adaptive mixture.
 - :mod:`.certify`: certificates of the mixture when the robust model is a smoothed classifier.
 """
 
+from ..models import (
+    MixedClassifier,
+    MixingNetwork,
+    MixOutput,
+    composite_attack_loss,
+    default_feature_layers,
+    load_mixing,
+    mix_log_probs,
+    save_mixing,
+)
 from .adversarial import AdversarialConfig, adversarial_train, train_robust_model
 from .certify import (
     MixtureCounts,
@@ -25,9 +38,7 @@ from .certify import (
     simultaneous_bounds,
 )
 from .evaluate import ModelEntry, evaluate_robustness, read_eval_rows
-from .mixed import MixedClassifier, MixOutput, composite_attack_loss, mix_log_probs
-from .mixing_net import MixingNetwork, default_feature_layers
-from .train_mixing import MixingConfig, build_mixed, load_mixing, save_mixing, train_mixing
+from .train_mixing import MixingConfig, build_mixed, train_mixing
 
 __all__ = [
     "AdversarialConfig",

@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 
 from ..attacks import AttackConfig, predictions, worst_case_correct
 from ..errors import InputError, InvalidArgumentError
+from ..models import MixedClassifier, composite_attack_loss
 from ..runs import ResultWriter, check_resumable, write_manifest
-from .mixed import MixedClassifier, composite_attack_loss
 
 KINDS = ("standard", "robust", "fixed", "adaptive")
 EVAL_COLUMNS = ("idx", "model", "kind", "setting", "eps", "attack", "clean_accuracy", "robust_accuracy", "n",

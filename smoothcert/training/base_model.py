@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ..data import Dataset
-from ..models import CheckpointInfo, build_model, save_checkpoint
+from ..models import CheckpointInfo, build_model, checkpoint_paths, save_checkpoint
 from .train import TrainConfig, accuracy, train
 
 
@@ -20,6 +22,32 @@ def channel_stats(x: torch.Tensor) -> tuple[list[float], list[float]]:
     return x.mean(dim=dims).tolist(), x.std(dim=dims).clamp_min(1e-6).tolist()
 
 
+def new_zoo_model(data: Dataset, architecture: str, seed: int, arch_args: dict | None = None,
+                  device: torch.device | str = "cpu") -> tuple[nn.Module, list[float], list[float]]:
+    """A freshly initialized (seeded) zoo model normalized with ``data``'s training statistics; (model, mean, std)."""
+    mean, std = channel_stats(data.x_train)
+    torch.manual_seed(seed)  # weight initialization
+    model = build_model(architecture, data.input_shape, data.num_classes, mean, std, **(arch_args or {}))
+    return model.to(device), mean, std
+
+
+def state_stem_for(out: str | Path) -> Path:
+    """Path stem of the per-epoch training state kept beside the checkpoint ``out``: ``<stem>.state``."""
+    weights, _ = checkpoint_paths(out)
+    return weights.with_name(weights.name[: -len(".safetensors")] + ".state")
+
+
+def zoo_checkpoint_info(data: Dataset, architecture: str, model: nn.Module, mean: list[float], std: list[float],
+                        *, arch_args: dict | None, train_sigma: float, seed: int, training: dict) -> CheckpointInfo:
+    """The sidecar of a zoo model trained on ``data`` (test accuracy measured on its clean test split)."""
+    return CheckpointInfo(
+        architecture=architecture, input_shape=list(data.input_shape), num_classes=data.num_classes,
+        mean=mean, std=std, arch_args=arch_args or {}, class_names=list(data.class_names), dataset=data.name,
+        split_note=data.split_note, train_sigma=train_sigma, seed=seed,
+        test_accuracy=accuracy(model, data.x_test, data.y_test), training=training,
+    )
+
+
 def train_base_model(
     data: Dataset,
     architecture: str,
@@ -28,26 +56,24 @@ def train_base_model(
     *,
     arch_args: dict | None = None,
     device: torch.device | str = "cpu",
+    resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ):
     """Build a zoo model normalized with the training data's statistics, train it, save a checkpoint.
 
+    With ``resume``, a per-epoch state ``out.state`` is kept beside the checkpoint and an interrupted run
+    continues from it. The sidecar's ``training`` section records the config, the objective's settings
+    (``objective``) and the per-epoch ``history``.
     Returns (model, CheckpointInfo, (weights_path, sidecar_path)).
     """
     config.validate()
-    mean, std = channel_stats(data.x_train)
-    torch.manual_seed(config.seed)  # weight initialization
-    model = build_model(architecture, data.input_shape, data.num_classes, mean, std, **(arch_args or {}))
-    model.to(device)
+    model, mean, std = new_zoo_model(data, architecture, config.seed, arch_args, device)
     history = train(model, data.x_train, data.y_train, config, x_test=data.x_test, y_test=data.y_test,
-                    progress=progress, log=log)
-    info = CheckpointInfo(
-        architecture=architecture, input_shape=list(data.input_shape), num_classes=data.num_classes,
-        mean=mean, std=std, arch_args=arch_args or {}, class_names=list(data.class_names), dataset=data.name,
-        split_note=data.split_note, train_sigma=config.train_sigma, seed=config.seed,
-        test_accuracy=accuracy(model, data.x_test, data.y_test),
-        training={**config.__dict__, "history": history.epochs},
-    )
+                    state=state_stem_for(out) if resume else None, progress=progress, log=log)
+    info = zoo_checkpoint_info(data, architecture, model, mean, std, arch_args=arch_args,
+                               train_sigma=config.train_sigma, seed=config.seed,
+                               training={**asdict(config), "objective": history.objective,
+                                         "history": history.epochs})
     paths = save_checkpoint(model, out, info)
     return model, info, paths

@@ -1,4 +1,5 @@
-"""Standard and Gaussian noise-augmented training of base classifiers.
+"""Standard and Gaussian noise-augmented training of base classifiers: :func:`train` runs the one loop with a
+:class:`~smoothcert.training.objectives.GaussianObjective`.
 
 Training noise (``train_sigma``) is independent of the certification noise: train at α, smooth at β.
 Fresh noise is drawn for every batch from a generator seeded by ``seed``, so a run is reproducible.
@@ -7,28 +8,32 @@ Fresh noise is drawn for every batch from a generator seeded by ``seed``, so a r
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from ..errors import InputError, InvalidArgumentError
+from ..errors import InvalidArgumentError
+from ..noise import GaussianNoise
+from .loop import OPTIMIZERS, Evaluate, FitConfig, TrainLog, fit
+from .objectives import GaussianObjective
 
-OPTIMIZERS = ("adam", "sgd", "adadelta")
+__all__ = ["OPTIMIZERS", "TrainConfig", "TrainLog", "accuracy", "accuracy_hook", "train"]
 
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of one training run.
+    """Hyper-parameters of one noise-augmented training run.
 
     Attributes:
         train_sigma: std of the Gaussian noise added to every training input (input units); 0 = standard.
+            A convenience for ``GaussianObjective(GaussianNoise(train_sigma))``; other noise goes through
+            :func:`~smoothcert.training.loop.fit` with that objective.
         epochs, batch_size, lr, weight_decay: the usual.
-        optimizer: "adam", "sgd" (momentum 0.9) or "adadelta".
-        lr_gamma: multiply the learning rate by this after every epoch (StepLR, step 1); 1 = constant.
+        optimizer: "adam", "adamw", "sgd" (momentum 0.9) or "adadelta".
+        lr_gamma: multiply the learning rate by this after every epoch; 1 = constant.
         seed: seeds shuffling, noise and dropout.
     """
 
@@ -44,38 +49,16 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         if not (math.isfinite(self.train_sigma) and self.train_sigma >= 0):
             raise InvalidArgumentError(f"train_sigma must be >= 0, got {self.train_sigma}")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise InvalidArgumentError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise InvalidArgumentError(f"lr must be a finite number > 0, got {self.lr}")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise InvalidArgumentError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if not (math.isfinite(self.lr_gamma) and 0 < self.lr_gamma <= 1):
-            raise InvalidArgumentError(f"lr_gamma must be in (0, 1], got {self.lr_gamma}")
-        if self.optimizer not in OPTIMIZERS:
-            raise InvalidArgumentError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
+        self.fit_config().validate()
         return self
 
+    def fit_config(self) -> FitConfig:
+        return FitConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                         optimizer=self.optimizer, schedule="step", lr_gamma=self.lr_gamma, seed=self.seed)
 
-@dataclass
-class TrainLog:
-    """Per-epoch records: dicts with epoch, loss, train_accuracy, test_accuracy (if evaluated), seconds."""
-
-    epochs: list[dict] = field(default_factory=list)
-
-    @property
-    def final(self) -> dict:
-        return self.epochs[-1] if self.epochs else {}
-
-
-def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = model.parameters()
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adadelta":
-        return torch.optim.Adadelta(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    def objective(self) -> GaussianObjective:
+        """Cross-entropy on inputs with N(0, train_sigma²) noise (none at 0)."""
+        return GaussianObjective(GaussianNoise(self.train_sigma) if self.train_sigma > 0 else None)
 
 
 @torch.inference_mode()
@@ -95,6 +78,14 @@ def accuracy(
     return correct / max(len(x), 1)
 
 
+def accuracy_hook(x: torch.Tensor | None, y: torch.Tensor | None, key: str = "test_accuracy") -> Evaluate | None:
+    """An evaluation hook for :func:`~smoothcert.training.loop.fit` logging clean accuracy on (x, y) as ``key``;
+    None when there are no data."""
+    if x is None or y is None:
+        return None
+    return lambda model: {key: accuracy(model, x, y)}
+
+
 def train(
     model: nn.Module,
     x_train: torch.Tensor,
@@ -103,6 +94,7 @@ def train(
     *,
     x_test: torch.Tensor | None = None,
     y_test: torch.Tensor | None = None,
+    state: str | Path | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> TrainLog:
@@ -113,55 +105,13 @@ def train(
         x_train: float inputs [N, *input_shape] in input space; y_train: int64 labels [N].
         config: hyper-parameters; see :class:`TrainConfig`.
         x_test, y_test: if given, clean test accuracy is logged after every epoch.
-        progress: show a progress bar per epoch.
+        state: path stem of a per-epoch training state: resumed from when present (same config required),
+            rewritten after every epoch.
+        progress: show a progress bar.
         log: receives one line per epoch (e.g. ``print``).
     Returns:
         the per-epoch log.
     """
     cfg = config.validate()
-    if len(x_train) != len(y_train) or len(x_train) == 0:
-        raise InputError(f"x_train and y_train must be non-empty and of equal length, got {len(x_train)}, "
-                         f"{len(y_train)}")
-    device = next(model.parameters()).device
-    x_train, y_train = x_train.to(device), y_train.to(device)
-    history = TrainLog()
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(cfg.seed)  # weights' dropout masks
-        shuffle_gen = torch.Generator().manual_seed(cfg.seed + 1)
-        noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 2)
-        opt = _optimizer(model, cfg)
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=cfg.lr_gamma)
-        loss_fn = nn.CrossEntropyLoss()
-        bar = tqdm(range(1, cfg.epochs + 1), desc="training", unit="epoch", disable=not progress, mininterval=0.5)
-        for epoch in bar:
-            model.train()
-            start = time.perf_counter()
-            order = torch.randperm(len(x_train), generator=shuffle_gen).to(device)
-            total_loss, correct = 0.0, 0
-            for first in range(0, len(order), cfg.batch_size):
-                idx = order[first : first + cfg.batch_size]
-                xb, yb = x_train[idx], y_train[idx]
-                if cfg.train_sigma > 0:
-                    xb = xb + cfg.train_sigma * torch.randn(xb.shape, generator=noise_gen, device=device)
-                logits = model(xb)
-                loss = loss_fn(logits, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total_loss += loss.item() * len(idx)
-                correct += int((logits.argmax(1) == yb).sum())
-            sched.step()
-            record = {"epoch": epoch, "loss": total_loss / len(order), "train_accuracy": correct / len(order),
-                      "seconds": time.perf_counter() - start}
-            if x_test is not None and y_test is not None:
-                record["test_accuracy"] = accuracy(model, x_test, y_test)
-            history.epochs.append(record)
-            bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_accuracy']:.3f}")
-            if log is not None:
-                line = "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
-                if progress:
-                    bar.write(line)  # keeps the progress bar intact
-                else:
-                    log(line)
-    model.eval()
-    return history
+    return fit(model, cfg.objective(), x_train, y_train, cfg.fit_config(), evaluate=accuracy_hook(x_test, y_test),
+               state_stem=state, resume=True, progress=progress, log=log)

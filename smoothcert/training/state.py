@@ -1,8 +1,9 @@
-"""Per-epoch training states as safetensors + JSON, so adversarial and mixing-network training can resume.
+"""Per-epoch training states as safetensors + JSON, so any run of :func:`~smoothcert.training.loop.fit` can resume.
 
-A state holds the trained module's tensors, the optimizer's tensors, the random generators' states and a JSON
-document (epoch, configuration, log). Files are written to a temporary name and renamed, so a state on disk
-is always complete; nothing is ever unpickled.
+A state holds the trained module's tensors, the optimizer's tensors, the random number generators' states
+(uint8 tensors, as ``Generator.get_state`` and ``torch.get_rng_state`` give them) and a JSON document (epoch,
+configuration, log, the optimizer's non-tensor entries). Files are written to a temporary name and renamed,
+so a state on disk is always complete; nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ def state_paths(stem: str | Path) -> tuple[Path, Path]:
 
 
 def save_state(stem: str | Path, module: nn.Module, optimizer: torch.optim.Optimizer,
-               generators: dict[str, torch.Generator], meta: dict) -> None:
-    """Write ``stem.safetensors`` (module, optimizer and generator tensors) and ``stem.json`` (meta)."""
+               rng: dict[str, torch.Tensor], meta: dict) -> None:
+    """Write ``stem.safetensors`` (module, optimizer and RNG-state tensors) and ``stem.json`` (meta).
+
+    ``rng`` maps a name to a generator state (uint8 tensor); ``meta`` must be JSON-able (tuples become lists).
+    """
     weights, sidecar = state_paths(stem)
     weights.parent.mkdir(parents=True, exist_ok=True)
     tensors = {f"module.{k}": v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
@@ -39,8 +43,8 @@ def save_state(stem: str | Path, module: nn.Module, optimizer: torch.optim.Optim
                 tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous().clone()
             else:
                 scalars.setdefault(str(index), {})[key] = value
-    for name, gen in generators.items():
-        tensors[f"rng.{name}"] = gen.get_state()
+    for name, value in rng.items():
+        tensors[f"rng.{name}"] = value.detach().cpu().contiguous().clone()
     doc = {"format": STATE_FORMAT, **meta, "optimizer": {"param_groups": opt["param_groups"], "scalars": scalars}}
     tmp_w, tmp_s = weights.with_suffix(".tmp"), sidecar.with_suffix(".json.tmp")
     save_file(tensors, str(tmp_w))
@@ -63,9 +67,9 @@ def read_meta(stem: str | Path) -> dict | None:
     return doc
 
 
-def load_state(stem: str | Path, module: nn.Module, optimizer: torch.optim.Optimizer | None,
-               generators: dict[str, torch.Generator]) -> dict:
-    """Restore module, optimizer and generators in place from a saved state; returns its meta."""
+def load_state(stem: str | Path, module: nn.Module,
+               optimizer: torch.optim.Optimizer | None) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Restore module and optimizer in place from a saved state; returns (meta, RNG states by name)."""
     weights, _ = state_paths(stem)
     meta = read_meta(stem)
     if meta is None or not weights.is_file():
@@ -88,11 +92,12 @@ def load_state(stem: str | Path, module: nn.Module, optimizer: torch.optim.Optim
         for index, entry in meta["optimizer"]["scalars"].items():
             state.setdefault(int(index), {}).update(entry)
         optimizer.load_state_dict({"state": state, "param_groups": meta["optimizer"]["param_groups"]})
-    for name, gen in generators.items():
-        if f"rng.{name}" not in tensors:
-            raise CheckpointError(f"training state {weights} lacks the generator {name!r}")
-        gen.set_state(tensors[f"rng.{name}"])
-    return meta
+    return meta, {k[len("rng."):]: v for k, v in tensors.items() if k.startswith("rng.")}
+
+
+def to_json(value: object) -> object:
+    """``value`` as it reads back from JSON (tuples as lists, …), so settings compare equal across a resume."""
+    return json.loads(json.dumps(value, default=_json_default))
 
 
 def _json_default(value: object) -> object:

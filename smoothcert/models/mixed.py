@@ -3,7 +3,7 @@
     M(x) = log((1 − α) · softmax(s_g z_g(x)) + α · softmax(s_h z_h(x))),
 
 g the accurate standard model, h the robust one, s_g and s_h fixed temperatures, α a constant or α(x) from a
-:class:`~smoothcert.mixing.mixing_net.MixingNetwork`. The output is a log-probability vector, so the module
+:class:`~smoothcert.models.mixing_net.MixingNetwork`. The output is a log-probability vector, so the module
 can stand wherever a logits model does (attacks, ``Smooth``, accuracy).
 """
 
