@@ -14,20 +14,21 @@ from pathlib import Path
 import torch
 
 from .analysis import (
-    certified_accuracy_table,
+    certified_accuracy_data,
     high_probability_certified_accuracy,
-    markdown_table,
     per_class_certified_accuracy,
     read_results,
     reproduce_cohen_table,
     summary,
-    vary_noise_table,
+    vary_noise_data,
 )
-from .analysis.tables import latex_table, matched_noise_files, published_table_radii, tsv_table
+from .analysis.tables import TableFormat, matched_noise_files, published_table_radii
 from .data import load_dataset
+from .document import Document, Figure, Paragraph, Section, Table
 from .models import load_checkpoint, read_info
 from .models.checkpoint import checkpoint_paths
 from .pipeline import certify_dataset
+from .report.markdown import render_markdown, write_markdown
 from .report.plots import plot_certified_accuracy
 from .smooth import Smooth
 from .training import TrainConfig, train_base_model
@@ -38,17 +39,19 @@ DEMO_RADII = (0.0, 0.25, 0.5, 0.75, 1.0)
 def analyze_files(
     files: Sequence[Path],
     radii: Sequence[float],
-    fmt: str = "markdown",
+    fmt: TableFormat = "markdown",
     radius_column: str = "radius",
     high_prob_alpha: float | None = None,
     per_class: bool = False,
     plot: str | Path | None = None,
-) -> str:
-    """Text report for certify TSVs: certified accuracy at ``radii`` with ACR and abstain rate, optionally
-    Cohen's high-probability version, per-class tables, and a plot (PNG + SVG at ``plot``).
+) -> Document:
+    """Report on certify TSVs: certified accuracy at ``radii`` with ACR and abstain rate, optionally Cohen's
+    high-probability version, per-class tables, and a plot (PNG + SVG at ``plot``).
 
     ``radius_column`` may name several columns, comma-separated (e.g. ``radius_i,radius_ii,radius_cohen``):
-    each file then gives one run per column, labelled ``file:column``.
+    each file then gives one run per column, labelled ``file:column``. ``fmt`` ("markdown", "latex", "tsv")
+    picks the header labels of the certified-accuracy table; render the document with
+    ``render_markdown(doc, tables=fmt)``.
     """
     columns = [c.strip() for c in radius_column.split(",") if c.strip()]
     runs = {}
@@ -61,38 +64,61 @@ def analyze_files(
         for column in columns:  # one run per radius column, all read through the standard "radius"
             runs[f"{label}:{column}"] = replace(res, radius=res.column(column), name=f"{label}:{column}")
     radius_column = columns[0] if len(columns) == 1 else "radius"
-    parts = [certified_accuracy_table(runs, radii, fmt=fmt, acr=True, abstain=True, radius_column=radius_column)]
-    render = {"markdown": markdown_table, "latex": latex_table, "tsv": tsv_table}[fmt]
+    blocks: list = [certified_accuracy_data(runs, radii, acr=True, abstain=True, radius_column=radius_column,
+                                            style=fmt)]
     radius_header = [f"r = {r:g}" for r in radii]
     if high_prob_alpha is not None:
         rows = [[label, *high_probability_certified_accuracy(res, radii, high_prob_alpha, radius_column=radius_column)]
                 for label, res in runs.items()]
-        parts.append(f"High-probability certified accuracy (α = {high_prob_alpha:g}, ρ = 0.001):\n")
-        parts.append(render(["run", *radius_header], rows))
+        blocks += [Paragraph(f"High-probability certified accuracy (α = {high_prob_alpha:g}, ρ = 0.001):"),
+                   Table(["run", *radius_header], rows)]
     if per_class:
         for label, res in runs.items():
             table = per_class_certified_accuracy(res, radii, radius_column=radius_column)
             rows = [[f"class {c}", *table[c]] for c in range(table.shape[0])]
-            parts.append(f"Per-class certified accuracy, {label}:\n")
-            parts.append(render(["class", *radius_header], rows))
+            blocks += [Paragraph(f"Per-class certified accuracy, {label}:"), Table(["class", *radius_header], rows)]
     if plot is not None:
         written = plot_certified_accuracy(runs, plot, radius_column=radius_column)
-        parts.append("plot: " + ", ".join(str(p) for p in written) + "\n")
-    return "\n".join(parts)
+        blocks.append(Paragraph("plot: " + ", ".join(str(p) for p in written)))
+    return Document("Certified accuracy", blocks)
 
 
-def cohen_table_text(reference_dir: str | Path, dataset: str = "cifar10", fmt: str = "markdown") -> str:
-    """Cohen et al.'s vary-noise table recomputed from their raw TSVs, beside the published values."""
+def cohen_table_document(reference_dir: str | Path, dataset: str = "cifar10", fmt: TableFormat = "markdown"
+                         ) -> Document:
+    """Cohen et al.'s vary-noise table recomputed from their raw TSVs, checked against the published values
+    when ``published_vary_noise_DATASET.md`` is beside them (markdown only)."""
     files = matched_noise_files(reference_dir, dataset)
     published_path = Path(reference_dir) / f"published_vary_noise_{dataset}.md"
     radii = published_table_radii(published_path) if published_path.is_file() else None
+    title = f"Cohen et al. (2019), {dataset}: certified accuracy, varying σ"
     if fmt == "markdown" and radii is not None:
-        text = vary_noise_table(files, radii)
         ours, published = reproduce_cohen_table(reference_dir, dataset)
         agree = all(ours[k] == published[k] for k in published)
-        return text + f"\nAgreement with {published_path.name}: {'every value equal' if agree else 'DIFFERS'}\n"
+        return Document(title, [vary_noise_data(files, radii), Paragraph(
+            f"Agreement with {published_path.name}: {'every value equal' if agree else 'DIFFERS'}")])
     runs = {label: read_results(path) for label, path in files.items()}
-    return certified_accuracy_table(runs, radii or [0.25, 0.5, 0.75, 1.0], fmt=fmt, decimals=2, mark_best=True)
+    return Document(title, [certified_accuracy_data(runs, radii or [0.25, 0.5, 0.75, 1.0], decimals=2,
+                                                    mark_best=True, style=fmt)])
+
+
+def demo_report(*, sigma: float, n0: int, n: int, alpha: float, seed: int, epochs: int, test_accuracy: float,
+                split_note: str, table: Table, device: str, samples_per_second: float, total_seconds: float,
+                train_seconds: float) -> Document:
+    """The demo's ``report.md``."""
+    return Document("smoothcert demo: certified robustness on 8×8 digits", [
+        Paragraph(f"Base model: LeNet trained {epochs} epochs with Gaussian noise σ = {sigma}; clean test accuracy "
+                  f"{test_accuracy:.3f}.\nData: {split_note}\nCertification: CERTIFY (Cohen et al. 2019) with "
+                  f"σ = {sigma}, n0 = {n0}, n = {n:,}, α = {alpha}, seed {seed}."),
+        Section("Certified accuracy (fraction of test digits correct and certified at radius ≥ r, ℓ2, pixels in "
+                "[0,1])", [
+                    table,
+                    Figure("certified_accuracy.png", "certified accuracy"),
+                    Paragraph(f"Device {device}; {samples_per_second:,.0f} noisy samples/s in the last "
+                              f"certification run; total {total_seconds:.1f} s (training {train_seconds:.1f} s)."),
+                    Paragraph("Files: `certify.tsv` (a row per digit), `certify.json` (manifest), "
+                              "`model.safetensors` + `model.json`."),
+                ]),
+    ])
 
 
 def run_demo(
@@ -138,37 +164,21 @@ def run_demo(
     total_seconds = time.perf_counter() - started
 
     results = read_results(tsv, name=f"digits, LeNet, σ = {sigma}")
-    table = certified_accuracy_table({results.name: results}, DEMO_RADII, acr=True, abstain=True)
+    table = certified_accuracy_data({results.name: results}, DEMO_RADII, acr=True, abstain=True)
     plots = plot_certified_accuracy({results.name: results}, out / "certified_accuracy",
                                     title=f"digits, σ = {sigma}, n = {n:,}")
     stats = summary(results, DEMO_RADII)
     manifest = json.loads(tsv.with_suffix(".json").read_text())
     samples_per_second = manifest.get("timing", {}).get("samples_per_second", float("nan"))
-    report = "\n".join([
-        "# smoothcert demo: certified robustness on 8×8 digits",
-        "",
-        f"Base model: LeNet trained {config.epochs} epochs with Gaussian noise σ = {sigma}; clean test accuracy "
-        f"{info.test_accuracy:.3f}.",
-        f"Data: {data.split_note}",
-        f"Certification: CERTIFY (Cohen et al. 2019) with σ = {sigma}, n0 = {n0}, n = {n:,}, α = {alpha}, seed {seed}.",
-        "",
-        "## Certified accuracy (fraction of test digits correct and certified at radius ≥ r, ℓ2, pixels in [0,1])",
-        "",
-        table,
-        "![certified accuracy](certified_accuracy.png)",
-        "",
-        f"Device {device}; {samples_per_second:,.0f} noisy samples/s in the last certification run; "
-        f"total {total_seconds:.1f} s (training {train_seconds:.1f} s).",
-        "",
-        "Files: `certify.tsv` (a row per digit), `certify.json` (manifest), `model.safetensors` + `model.json`.",
-        "",
-    ])
-    (out / "report.md").write_text(report)
+    write_markdown(demo_report(sigma=sigma, n0=n0, n=n, alpha=alpha, seed=seed, epochs=config.epochs,
+                               test_accuracy=info.test_accuracy, split_note=data.split_note, table=table,
+                               device=str(device), samples_per_second=samples_per_second,
+                               total_seconds=total_seconds, train_seconds=train_seconds), out / "report.md")
     stats.update(total_seconds=total_seconds, train_seconds=train_seconds, test_accuracy=info.test_accuracy,
                  plots=[str(p) for p in plots])
     (out / "summary.json").write_text(json.dumps(stats, indent=2, default=str) + "\n")
     echo("")
-    echo(table)
+    echo(render_markdown(table))
     echo(f"report: {out / 'report.md'}   plot: {plots[0]}")
     echo(f"total time: {total_seconds:.1f} s")
     return stats

@@ -1,4 +1,4 @@
-"""Result files of certification runs → metrics and tables."""
+"""Result files of certification runs → metrics and tables (as data: :mod:`smoothcert.report` renders them)."""
 
 from smoothcert.analysis.metrics import (
     abstain_rate,
@@ -14,16 +14,12 @@ from smoothcert.analysis.metrics import (
 )
 from smoothcert.analysis.results import ABSTAIN, REQUIRED_COLUMNS, CertifyResults, parse_time, read_results
 from smoothcert.analysis.tables import (
-    certified_accuracy_table,
-    format_cell,
-    latex_escape,
-    latex_table,
-    markdown_table,
+    certified_accuracy_data,
     matched_noise_files,
     parse_published_table,
     published_table_radii,
     reproduce_cohen_table,
-    tsv_table,
+    vary_noise_data,
     vary_noise_table,
 )
 
@@ -34,14 +30,10 @@ __all__ = [
     "abstain_rate",
     "average_certified_radius",
     "certified_accuracy",
-    "certified_accuracy_table",
+    "certified_accuracy_data",
     "class_counts",
     "clean_accuracy",
-    "format_cell",
     "high_probability_certified_accuracy",
-    "latex_escape",
-    "latex_table",
-    "markdown_table",
     "matched_noise_files",
     "parse_published_table",
     "parse_time",
@@ -51,7 +43,7 @@ __all__ = [
     "read_results",
     "reproduce_cohen_table",
     "summary",
-    "tsv_table",
     "validate_radii",
+    "vary_noise_data",
     "vary_noise_table",
 ]

@@ -1,14 +1,17 @@
-"""Tables of results: generic Markdown / LaTeX / TSV tables, certified accuracy by run and radius, and the
-"vary σ" table of Cohen et al. (2019) with its parser, to check our numbers against the published ones."""
+"""Tables of results as data: certified accuracy by run and radius, and the "vary σ" table of Cohen et al. (2019)
+with its parser, to check our numbers against the published ones.
+
+Tables are :class:`~smoothcert.document.Table` values (raw numbers); :mod:`smoothcert.report.tables` renders
+them as Markdown, LaTeX or TSV. The one text writer here, :func:`vary_noise_table`, writes the published
+table's own file format (byte for byte), the counterpart of its parser.
+"""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
-from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -19,142 +22,67 @@ from smoothcert.analysis.metrics import (
     validate_radii,
 )
 from smoothcert.analysis.results import CertifyResults, read_results
+from smoothcert.document import Table
 from smoothcert.errors import InvalidArgumentError, ResultsError
 
-Cell = str | int | float | None
 TableFormat = Literal["markdown", "latex", "tsv"]
+"""Header style of :func:`certified_accuracy_data` (the renderers in :mod:`smoothcert.report.tables`)."""
 
 COHEN_CIFAR10_RADII = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 """Radii of the published CIFAR-10 "vary σ" table."""
 
 
-def format_cell(value: Any, decimals: int = 3) -> str:
-    """Text of one cell: floats with ``decimals`` decimals ("–" for NaN), integers as is, None as ""."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, Integral):
-        return str(int(value))
-    if isinstance(value, Real):
-        return "–" if math.isnan(value) else f"{float(value):.{decimals}f}"
-    return str(value)
-
-
-def _cells(header: Sequence[str], rows: Sequence[Sequence[Cell]], decimals: int) -> list[list[str]]:
-    if decimals < 0:
-        raise InvalidArgumentError(f"decimals must be >= 0, got {decimals!r}")
-    if not header:
-        raise InvalidArgumentError("a table needs at least one column")
-    out = []
-    for i, row in enumerate(rows):
-        if len(row) != len(header):
-            raise InvalidArgumentError(f"table row {i} has {len(row)} cells, the header has {len(header)}")
-        out.append([format_cell(v, decimals) for v in row])
-    return out
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Cell]], decimals: int = 3) -> str:
-    """A GitHub-style pipe table (one line per row, ending in a newline); ``|`` inside cells is escaped."""
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.replace("|", r"\|").replace("\n", " ") for c in cells) + " |"
-
-    body = _cells(header, rows, decimals)
-    lines = [line([str(h) for h in header]), "|" + "|".join(["---"] * len(header)) + "|"]
-    lines += [line(r) for r in body]
-    return "\n".join(lines) + "\n"
-
-
-_LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}",
-                  "^": r"\textasciicircum{}"}
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX specials outside ``$...$`` math; backslash commands and math are left as written."""
-    parts = text.split("$")
-    for i in range(0, len(parts), 2):  # even parts are outside math
-        parts[i] = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in parts[i])
-    return "$".join(parts)
-
-
-def latex_table(header: Sequence[str], rows: Sequence[Sequence[Cell]], caption: str | None = None,
-                decimals: int = 3, label: str | None = None) -> str:
-    """A booktabs ``tabular`` (first column left-aligned, the others right-aligned).
-
-    With a ``caption`` (or ``label``) it is wrapped in a ``table`` environment.
-    Needs ``\\usepackage{booktabs}``.
-    """
-    body = _cells(header, rows, decimals)
-    spec = "l" + "r" * (len(header) - 1)
-
-    def line(cells: Sequence[str]) -> str:
-        return " & ".join(latex_escape(c) for c in cells) + r" \\"
-
-    lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", line([str(h) for h in header]), r"\midrule"]
-    lines += [line(r) for r in body]
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    if caption is not None or label is not None:
-        inner = [r"\begin{table}[t]", r"\centering"]
-        if caption is not None:
-            inner.append(rf"\caption{{{latex_escape(caption)}}}")
-        if label is not None:
-            inner.append(rf"\label{{{label}}}")
-        lines = [*inner, *lines, r"\end{table}"]
-    return "\n".join(lines) + "\n"
-
-
-def tsv_table(header: Sequence[str], rows: Sequence[Sequence[Cell]], decimals: int = 3) -> str:
-    """Tab-separated values with a header line; tabs and newlines inside cells become spaces."""
-    body = _cells(header, rows, decimals)
-
-    def line(cells: Sequence[str]) -> str:
-        return "\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells)
-
-    return "\n".join([line([str(h) for h in header]), *(line(r) for r in body)]) + "\n"
-
-
-def _radius_label(r: float, fmt: str) -> str:
-    if fmt == "latex":
+def _radius_label(r: float, style: str) -> str:
+    if style == "latex":
         return f"$r = {r:g}$"
-    return f"r={r:g}" if fmt == "tsv" else f"r = {r:g}"
+    return f"r={r:g}" if style == "tsv" else f"r = {r:g}"
 
 
-def _bold(text: str, fmt: str) -> str:
-    return rf"\textbf{{{text}}}" if fmt == "latex" else f"**{text}**"
+def _best_cells(values: np.ndarray, columns: Sequence[int], decimals: int) -> set[tuple[int, int]]:
+    """(row, column) of the largest value of each column as shown with ``decimals`` (every tie); a column
+    whose shown values are all equal has none."""
+    shown = np.round(values, decimals)
+    best = set()
+    for j in columns:
+        col = shown[:, j]
+        if np.all(col == col[0]):
+            continue
+        best |= {(int(i), j) for i in np.flatnonzero(col == col.max())}
+    return best
 
 
-def certified_accuracy_table(runs: Mapping[str, CertifyResults], radii: Sequence[float] | np.ndarray,
-                             fmt: TableFormat = "markdown", decimals: int = 3, mark_best: bool = False,
-                             acr: bool = False, abstain: bool = False, radius_column: str = "radius",
-                             caption: str | None = None) -> str:
-    """Certified accuracy, one row per run and one column per radius.
+def certified_accuracy_data(runs: Mapping[str, CertifyResults], radii: Sequence[float] | np.ndarray, *,
+                            decimals: int = 3, mark_best: bool = False, acr: bool = False, abstain: bool = False,
+                            radius_column: str = "radius", caption: str | None = None,
+                            style: TableFormat = "markdown") -> Table:
+    """Certified accuracy, one row per run and one column per radius, as a :class:`~smoothcert.document.Table`
+    of raw values (render it with :mod:`smoothcert.report`).
 
     Args:
         runs: run label → results (rows in mapping order).
         radii: R ℓ2 radii (input space), finite and ≥ 0.
-        fmt: ``"markdown"``, ``"latex"`` or ``"tsv"``.
-        decimals: decimals shown for every number.
-        mark_best: bold the best run in each accuracy / ACR column (markdown and latex; all runs tied at the
-            displayed precision are marked; a column where all runs are equal is not marked).
+        decimals: decimals the table shows (and at which ``mark_best`` compares values).
+        mark_best: bold the best run in each accuracy / ACR column (all runs tied at the displayed precision
+            are marked; a column where all runs are equal is not marked). TSV renders no bold.
         acr: add an average-certified-radius column.
         abstain: add an abstain-rate column.
         radius_column: the radius column to use.
-        caption: LaTeX caption (latex only).
+        caption: the table's caption.
+        style: header labels for this output format: ``r = 0.5`` (markdown), ``$r = 0.5$`` (latex),
+            ``r=0.5`` and ``abstain_rate`` (tsv, one token per column).
 
     Returns:
-        The table text, ending in a newline.
+        header ``run, r = …, [ACR], [abstain rate]``; one row per run.
     """
-    if fmt not in ("markdown", "latex", "tsv"):
-        raise InvalidArgumentError(f"fmt must be 'markdown', 'latex' or 'tsv', got {fmt!r}")
+    if style not in ("markdown", "latex", "tsv"):
+        raise InvalidArgumentError(f"fmt must be 'markdown', 'latex' or 'tsv', got {style!r}")
     if not runs:
         raise InvalidArgumentError("no runs to tabulate")
     r = validate_radii(radii)
     if r.ndim != 1:
         raise InvalidArgumentError(f"radii must be one-dimensional, got shape {r.shape}")
 
-    header = ["run", *(_radius_label(x, fmt) for x in r)]
+    header = ["run", *(_radius_label(x, style) for x in r)]
     columns = [certified_accuracy(res, r, radius_column) for res in runs.values()]
     values = np.array(columns).reshape(len(runs), len(r))  # [runs, R]
     best_cols = list(range(len(r)))
@@ -164,24 +92,12 @@ def certified_accuracy_table(runs: Mapping[str, CertifyResults], radii: Sequence
         values = np.column_stack([values, acrs])
         best_cols.append(values.shape[1] - 1)
     if abstain:
-        header.append("abstain_rate" if fmt == "tsv" else "abstain rate")
+        header.append("abstain_rate" if style == "tsv" else "abstain rate")
         values = np.column_stack([values, [abstain_rate(res) for res in runs.values()]])
-
-    text = [[f"{v:.{decimals}f}" for v in row] for row in values]
-    if mark_best and fmt != "tsv":
-        shown = np.round(values, decimals)
-        for j in best_cols:
-            col = shown[:, j]
-            if np.all(col == col[0]):
-                continue
-            for i in np.flatnonzero(col == col.max()):
-                text[i][j] = _bold(text[i][j], fmt)
-    rows = [[label, *cells] for label, cells in zip(runs, text, strict=True)]
-    if fmt == "latex":
-        return latex_table(header, rows, caption=caption, decimals=decimals)
-    if fmt == "tsv":
-        return tsv_table(header, rows, decimals)
-    return markdown_table(header, rows, decimals)
+    # Column 0 holds the labels, so value column j is table column j + 1.
+    bold = {(i, j + 1) for i, j in _best_cells(values, best_cols, decimals)} if mark_best else set()
+    rows = [[label, *(float(v) for v in row)] for label, row in zip(runs, values, strict=True)]
+    return Table(header, rows, caption=caption, decimals=decimals, bold=frozenset(bold))
 
 
 # ---- Cohen et al. (2019), "vary σ" tables --------------------------------------------------------
@@ -196,9 +112,35 @@ def _round2(value: float) -> float:
     return float(f"{value:.2f}")
 
 
+def _vary_noise(files: Mapping[str, str | Path | CertifyResults], radii: Sequence[float], radius_column: str
+                ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(row labels, radii [R], certified accuracy [runs, R], index of the best run per radius [R])."""
+    if not files:
+        raise InvalidArgumentError("no result files to tabulate")
+    r = validate_radii(radii)
+    if r.ndim != 1:
+        raise InvalidArgumentError(f"radii must be one-dimensional, got shape {r.shape}")
+    runs = {label: src if isinstance(src, CertifyResults) else read_results(src)
+            for label, src in files.items()}
+    acc = np.array([certified_accuracy(res, r, radius_column) for res in runs.values()])  # [runs, R]
+    return list(runs), r, acc, acc.argmax(axis=0)  # argmax returns the first maximum on ties
+
+
+def vary_noise_data(files: Mapping[str, str | Path | CertifyResults],
+                    radii: Sequence[float] = COHEN_CIFAR10_RADII, radius_column: str = "radius") -> Table:
+    """Cohen et al.'s "vary σ" table as a :class:`~smoothcert.document.Table`: one row per run, certified
+    accuracy per radius (2 decimals shown), the best run per radius in bold (the first on an exact tie, as in
+    the published table). Arguments as for :func:`vary_noise_table`."""
+    labels, r, acc, best = _vary_noise(files, radii, radius_column)
+    rows = [[label, *(float(v) for v in acc[i])] for i, label in enumerate(labels)]
+    bold = frozenset((int(best[j]), j + 1) for j in range(len(r)))
+    return Table(["", *(f"r = {float(x):.3}" for x in r)], rows, decimals=2, bold=bold)
+
+
 def vary_noise_table(files: Mapping[str, str | Path | CertifyResults],
                      radii: Sequence[float] = COHEN_CIFAR10_RADII, radius_column: str = "radius") -> str:
-    """Cohen et al.'s "vary σ" table, in the HTML-flavoured Markdown of their published tables.
+    """Cohen et al.'s "vary σ" table, in the HTML-flavoured Markdown of their published tables (the file
+    format :func:`parse_published_table` reads; a reproduction equals the published file byte for byte).
 
     One row per run; each cell is the certified accuracy at that radius with 2 decimals; ``<b>*</b>`` marks
     the best run per radius (the first in ``files`` order on an exact tie).
@@ -211,19 +153,10 @@ def vary_noise_table(files: Mapping[str, str | Path | CertifyResults],
     Returns:
         The table text, ending in a newline.
     """
-    if not files:
-        raise InvalidArgumentError("no result files to tabulate")
-    r = validate_radii(radii)
-    if r.ndim != 1:
-        raise InvalidArgumentError(f"radii must be one-dimensional, got shape {r.shape}")
-    runs = {label: src if isinstance(src, CertifyResults) else read_results(src)
-            for label, src in files.items()}
-    acc = np.array([certified_accuracy(res, r, radius_column) for res in runs.values()])  # [runs, R]
-    best = acc.argmax(axis=0)  # argmax returns the first maximum on ties
-
+    labels, r, acc, best = _vary_noise(files, radii, radius_column)
     lines = ["|  | " + "".join(f"r = {float(x):.3} |" for x in r),
              "| --- | " + " --- |" * len(r)]
-    for i, label in enumerate(runs):
+    for i, label in enumerate(labels):
         cells = "".join(f"{v:.2f}{_STAR if best[j] == i else ''} |" for j, v in enumerate(acc[i]))
         lines.append(f"<b> {label} </b>| {cells}")
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ certificate does not certify the label.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -100,16 +100,3 @@ def sweep_rows(runs: Mapping[str, CertifyResults]) -> list[list]:
                      m["i_top2"], m["ii_top2"], c["abstain_ii"]])
     return rows
 
-
-def format_rows(rows: Sequence[Sequence], decimals: int = 3) -> list[list[str]]:
-    """Numbers as fixed-decimal strings, percentages for shares, everything else via str()."""
-    out = []
-    for row in rows:
-        cells = []
-        for value in row:
-            if isinstance(value, float):
-                cells.append("nan" if np.isnan(value) else f"{value:.{decimals}f}")
-            else:
-                cells.append(str(value))
-        out.append(cells)
-    return out

@@ -128,17 +128,19 @@ def disparity(**opts) -> None:
 
 def _standalone(out: str, name: str, arguments: dict, job) -> None:
     """Run one synthetic part into ``out`` with a manifest, print its markdown."""
+    from ..report.markdown import render_markdown
     from ..runs import write_manifest
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     write_manifest(folder / name, arguments, status="running")
-    _, text = job(folder)
+    _, section = job(folder)
+    text = render_markdown(section)
     seconds = time.perf_counter() - started
     write_manifest(folder / name, arguments, status="complete", timing={"seconds": round(seconds, 2)})
-    (folder / f"{name}.md").write_text(text + "\n")
-    click.echo(text)
+    (folder / f"{name}.md").write_text(text)
+    click.echo(text, nl=False)
     click.echo(f"{name}: {seconds:.1f} s → {folder / (name + '.md')}")
 
 

@@ -112,16 +112,18 @@ def predict(**opts) -> None:
 @click.option("--cohen-dataset", type=click.Choice(["cifar10", "imagenet"]), default="cifar10", show_default=True)
 def analyze(files, radii, fmt, radius_column, high_prob_alpha, per_class, plot, cohen_table, cohen_dataset) -> None:
     """Certified accuracy, ACR and abstain rate from certify TSVs (smoothcert's or Cohen's)."""
-    from ..workflows import analyze_files, cohen_table_text
+    from ..report.markdown import render_markdown
+    from ..workflows import analyze_files, cohen_table_document
 
     if cohen_table:
-        click.echo(cohen_table_text(cohen_table, cohen_dataset, fmt))
+        click.echo(render_markdown(cohen_table_document(cohen_table, cohen_dataset, fmt), tables=fmt, title=False))
         if not files:
             return
     if not files:
         raise InvalidArgumentError("give at least one results TSV (or --cohen-table DIR)")
-    click.echo(analyze_files([Path(f) for f in files], parse_floats(radii, "--radii"), fmt, radius_column,
-                             high_prob_alpha, per_class, plot))
+    doc = analyze_files([Path(f) for f in files], parse_floats(radii, "--radii"), fmt, radius_column,
+                        high_prob_alpha, per_class, plot)
+    click.echo(render_markdown(doc, tables=fmt, title=False))
 
 
 @click.command()

@@ -12,15 +12,15 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..analysis import markdown_table
 from ..attacks import AttackConfig, AutoAttackConfig
 from ..data import Dataset
+from ..document import BulletList, Document, Paragraph, Section, Table
 from ..errors import CheckpointError, InvalidArgumentError
 from ..mixing.adversarial import AdversarialConfig, train_robust_model
 from ..mixing.certify import (
@@ -30,10 +30,10 @@ from ..mixing.certify import (
     read_mixture_votes,
 )
 from ..mixing.evaluate import EVAL_COLUMNS, ModelEntry, evaluate_robustness, read_eval_rows
-from ..mixing.mixed import MixedClassifier
-from ..mixing.train_mixing import MixingConfig, build_mixed, load_mixing, save_mixing, train_mixing
-from ..models import load_checkpoint, read_info
+from ..mixing.train_mixing import MixingConfig, build_mixed, train_mixing
+from ..models import MixedClassifier, load_checkpoint, load_mixing, read_info, save_mixing
 from ..models.checkpoint import checkpoint_paths
+from ..report.markdown import write_markdown
 from ..report.mixing_plots import plot_certified_vs_alpha, plot_tradeoff
 from ..runs import write_manifest
 from ..smooth import Smooth
@@ -129,8 +129,8 @@ def train_run(data: Dataset, run: Path, plan: TrainPlan, *, device: torch.device
                                    y_val=data.y_test[:256].to(device), state=run / "mixing.state",
                                    progress=progress, log=log)
             save_mixing(model, mixing, {"standard": "standard", "robust": "robust", "dataset": data.name,
-                                        "config": asdict(plan.mixing), "train_images": len(x),
-                                        "log": history.epochs})
+                                        "config": asdict(plan.mixing), "objective": history.objective,
+                                        "train_images": len(x), "log": history.epochs})
         stage("mixing", train_mix)
     write_manifest(run / "train", arguments, status="complete", stage_seconds=times,
                    dataset={"name": data.name, "split_note": data.split_note})
@@ -209,7 +209,7 @@ def eval_run(run: Path, data: Dataset, plan: EvalPlan, *, device: torch.device, 
                         seed=plan.seed, arguments=arguments, resume=resume, overwrite=overwrite,
                         progress=progress, context=context)
     rows = read_eval_rows(out)
-    extra = ""
+    autoattack: list[dict] | None = None
     if plan.autoattack_inputs > 0:
         aa_entries = entries
         aa_eps = max(plan.eps)
@@ -219,12 +219,8 @@ def eval_run(run: Path, data: Dataset, plan: EvalPlan, *, device: torch.device, 
                                                                         autoattack_config=plan.autoattack)],
                             run / f"{plan.name}_autoattack.tsv", seed=plan.seed, arguments=arguments,
                             resume=resume, overwrite=overwrite, progress=progress, context=context)
-        aa_rows = read_eval_rows(run / f"{plan.name}_autoattack.tsv")
-        extra = "\n## AutoAttack (ART)\n\n" + markdown_table(
-            ["model", "setting", "ε", "inputs", "clean", "robust", "attack"],
-            [[r["model"], r["setting"], r["eps"], r["n"], r["clean_accuracy"], r["robust_accuracy"], r["attack"]]
-             for r in aa_rows])
-    (run / f"{plan.name}.md").write_text(tradeoff_markdown(rows, plan.eps, data) + extra)
+        autoattack = read_eval_rows(run / f"{plan.name}_autoattack.tsv")
+    write_markdown(tradeoff_report(rows, plan.eps, data, autoattack), run / f"{plan.name}.md")
     plot_tradeoff(all_eval_rows(run), list(plan.eps), run / "tradeoff",
                   title=f"{data.name}: clean vs robust accuracy ({plan.norm}, {len(x)} test inputs)")
     return run / f"{plan.name}.md"
@@ -245,8 +241,10 @@ def all_eval_rows(run: Path) -> list[dict]:
     return rows
 
 
-def tradeoff_markdown(rows: Sequence[dict], eps_values: Sequence[float], data: Dataset) -> str:
-    """One line per model: clean accuracy, robust accuracy per ε, mean α on clean inputs; then the attacks."""
+def tradeoff_report(rows: Sequence[dict], eps_values: Sequence[float], data: Dataset,
+                    autoattack: Sequence[dict] | None = None) -> Document:
+    """One line per model: clean accuracy, robust accuracy per ε, mean α on clean inputs; then the attacks, and
+    the AutoAttack rows when there are any."""
     models: dict[str, dict] = {}
     for r in rows:
         m = models.setdefault(r["model"], {"setting": r["setting"], "clean": r["clean_accuracy"],
@@ -256,12 +254,20 @@ def tradeoff_markdown(rows: Sequence[dict], eps_values: Sequence[float], data: D
     table_rows = [[name, m["setting"], m["clean"], *[m["robust"].get(float(e), "") for e in eps_values],
                    m["alpha"]] for name, m in models.items()]
     attacks = sorted({(r["kind"] == "adaptive", r["attack"]) for r in rows})
-    lines = [f"# Trade-off on {data.name}\n", f"Data: {data.split_note}; first {rows[0]['n']} test inputs.\n",
-             markdown_table(header, table_rows), "Attacks (robust accuracy = worst case over the sequence):\n"]
-    lines += [f"- {'adaptive mixtures' if adaptive else 'other models'}: {text}" for adaptive, text in attacks]
     seconds = sum(r["seconds"] for r in rows)
-    lines.append(f"\nAttack time of all rows: {seconds:.0f} s.\n")
-    return "\n".join(lines)
+    blocks: list = [
+        Paragraph(f"Data: {data.split_note}; first {rows[0]['n']} test inputs."),
+        Table(header, table_rows),
+        Paragraph("Attacks (robust accuracy = worst case over the sequence):"),
+        BulletList([f"{'adaptive mixtures' if adaptive else 'other models'}: {text}" for adaptive, text in attacks]),
+        Paragraph(f"Attack time of all rows: {seconds:.0f} s."),
+    ]
+    if autoattack:
+        blocks.append(Section("AutoAttack (ART)", [Table(
+            ["model", "setting", "ε", "inputs", "clean", "robust", "attack"],
+            [[r["model"], r["setting"], r["eps"], r["n"], r["clean_accuracy"], r["robust_accuracy"], r["attack"]]
+             for r in autoattack])]))
+    return Document(f"Trade-off on {data.name}", blocks)
 
 
 # --- certification ----------------------------------------------------------------------------------------
@@ -304,7 +310,7 @@ def certify_run(run: Path, data: Dataset, plan: CertifyPlan, *, device: torch.de
     votes = read_mixture_votes(run / "certify.tsv")
     with torch.no_grad():
         probs = torch.softmax(g(data.x_test[votes.idx].to(device)), dim=1).cpu().numpy()
-    tables, text = certify_tables(votes, probs, plan)
+    tables, doc = certify_tables(votes, probs, plan)
     plot_certified_vs_alpha(plan.alphas, plan.radii, {"RS radius, Clopper–Pearson": tables[("rs", "cp")],
                                                       "RS radius, plug-in": tables[("rs", "plugin")]},
                             run / "certified_vs_alpha", clean=tables["clean"],
@@ -312,12 +318,13 @@ def certify_run(run: Path, data: Dataset, plan: CertifyPlan, *, device: torch.de
                                   f"n = {plan.n:,}, α_conf = {plan.alpha_conf:g}")
     manifest = json.loads((run / "certify.json").read_text())
     seconds = manifest.get("timing", {}).get("seconds", math.nan)
-    (run / "certify.md").write_text(text + f"\nVote sampling (this call): {seconds:.1f} s.\n")
+    write_markdown(replace(doc, blocks=[*doc.blocks, Paragraph(f"Vote sampling (this call): {seconds:.1f} s.")]),
+                   run / "certify.md")
     return run / "certify.md"
 
 
-def certify_tables(votes, standard_probs: np.ndarray, plan: CertifyPlan) -> tuple[dict, str]:
-    """Certified accuracy [A, R] for RS/Lipschitz × Clopper–Pearson/plug-in, clean accuracy [A], markdown."""
+def certify_tables(votes, standard_probs: np.ndarray, plan: CertifyPlan) -> tuple[dict, Document]:
+    """Certified accuracy [A, R] for RS/Lipschitz × Clopper–Pearson/plug-in, clean accuracy [A], the report."""
     tables: dict = {"clean": mixture_clean_accuracy(votes, standard_probs, plan.alphas)}
     for kind in ("rs", "lipschitz"):
         for bounds in ("cp", "plugin"):
@@ -325,14 +332,15 @@ def certify_tables(votes, standard_probs: np.ndarray, plan: CertifyPlan) -> tupl
                                                                 kind=kind, bounds=bounds,
                                                                 alpha_conf=plan.alpha_conf)
     header = ["α", "clean (plug-in)", *[f"r = {r:g}" for r in plan.radii]]
-    parts = [f"# Certified accuracy of the mixture against α ({len(votes.idx)} inputs, σ = {plan.sigma:g}, "
-             f"n0 = {plan.n0}, n = {plan.n:,}, α_conf = {plan.alpha_conf:g})\n"]
+    sections = []
     names = {("rs", "cp"): "Randomized-smoothing radius, simultaneous Clopper–Pearson bounds (certificate)",
              ("rs", "plugin"): "Randomized-smoothing radius, plug-in frequencies (not a certificate)",
              ("lipschitz", "cp"): "Lipschitz radius, simultaneous Clopper–Pearson bounds (certificate)",
              ("lipschitz", "plugin"): "Lipschitz radius, plug-in frequencies (not a certificate)"}
     for key, title in names.items():
         rows = [[f"{a:g}", tables["clean"][i], *tables[key][i]] for i, a in enumerate(plan.alphas)]
-        parts += [f"## {title}\n", markdown_table(header, rows)]
-    return tables, "\n".join(parts)
+        sections.append(Section(title, [Table(header, rows)]))
+    return tables, Document(f"Certified accuracy of the mixture against α ({len(votes.idx)} inputs, "
+                            f"σ = {plan.sigma:g}, n0 = {plan.n0}, n = {plan.n:,}, α_conf = {plan.alpha_conf:g})",
+                            sections)
 

@@ -21,12 +21,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..analysis.tables import markdown_table, tsv_table
 from ..analysis.tradeoff import grid as g
 from ..analysis.tradeoff.disks import DisksConfig, DisksResult, run_disks
+from ..document import Code, Document, Paragraph, Section, Table
 from ..errors import InvalidArgumentError, ResultsError
+from ..report.markdown import render_markdown, write_markdown
+from ..report.tables import render_table, tsv_table
 from ..runs import write_manifest
-from ..smooth import check_count
+from ..validate import check_count
 
 Echo = Callable[[str], None]
 
@@ -111,7 +113,7 @@ def run_disks_experiment(config: DisksConfig, out: str | Path, *, progress: bool
             for iz, z in enumerate(cfg.zetas) for ib, b in enumerate(cfg.betas) for ia, a in enumerate(cfg.alphas)]
     (out / "gains.tsv").write_text(tsv_table(["zeta", "beta", "alpha", "gain", "se"], rows, decimals=6))
     (out / "deltas.json").write_text(json.dumps(result.to_dict()) + "\n")
-    table = disks_alpha_star_table(result)
+    table = render_table(disks_alpha_star_table(result))
     (out / "alpha_star.md").write_text(table)
     plots = plot_disk_gains(result, out / "gains", title=f"{cfg.size}×{cfg.size} grid, disks of radius "
                             f"{cfg.radius:g}, {cfg.draws} draws")
@@ -124,8 +126,8 @@ def run_disks_experiment(config: DisksConfig, out: str | Path, *, progress: bool
     return result
 
 
-def disks_alpha_star_table(result: DisksResult) -> str:
-    """Markdown: per ζ (rows) and β (columns), α*, the mean gain there ± its SE over draws (negative: augmentation
+def disks_alpha_star_table(result: DisksResult) -> Table:
+    """Per ζ (rows) and β (columns), α*, the mean gain there ± its SE over draws (negative: augmentation
     helps) and the baseline Δ_{0,β}."""
     cfg = result.config
     star, gains, se, base = result.alpha_star(), result.gains, result.gain_se, result.baseline
@@ -137,7 +139,7 @@ def disks_alpha_star_table(result: DisksResult) -> str:
             k = cfg.alphas.index(float(star[z, j]))
             cells.append(f"{star[z, j]:g}, {gains[z, k, j]:+.4f} ± {se[z, k, j]:.4f} ({base[z, j]:.3f})")
         rows.append([f"{zeta:g}", f"{result.disks[z].mean():.1f}", *cells])
-    return markdown_table(header, rows)
+    return Table(header, rows)
 
 
 # --- the real-data grid ------------------------------------------------------------------------------------------
@@ -370,8 +372,9 @@ def write_grid_report(result: g.GridResult, out: Path, *, timing: dict | None = 
     out = Path(out)
     tables = grid_tables(result)
     for name, (header, rows) in tables.items():
-        (out / f"{name}.tsv").write_text(tsv_table(header, rows, decimals=4))
-        (out / f"{name}.md").write_text(markdown_table(header, rows, decimals=4))
+        table = Table(header, rows, decimals=4)
+        (out / f"{name}.tsv").write_text(render_table(table, "tsv"))
+        (out / f"{name}.md").write_text(render_table(table, "markdown"))
     cfg = result.config
     plots = [plot_heatmap(result.risk, result.alphas, result.betas, out / "risk_heatmap", best=result.alpha_star(),
                           title=f"{cfg.dataset}: smoothed risk (majority of {cfg.votes} votes)",
@@ -387,35 +390,34 @@ def write_grid_report(result: g.GridResult, out: Path, *, timing: dict | None = 
         ref = g.PAPER_MNIST_ALPHA_STAR
         curves["MNIST, Pal & Sulam"] = (list(ref), [v[0] for v in ref.values()])
     plots.append(plot_alpha_star(curves, out / "alpha_star", title="best training noise per smoothing noise")[0])
-    header, rows = tables["alpha_star"]
-    lines = [
-        f"# α × β grid: {cfg.dataset}, {cfg.arch}",
-        "",
-        f"Cells: {len(result.cells)} of {len(result.alphas) * len(result.betas)}. Risk: majority vote over "
-        f"{cfg.votes} noisy copies, {_inputs(cfg.risk_skip, cfg.risk_max)}. Certified accuracy: CERTIFY with "
-        f"n0 = {cfg.n0}, n = {cfg.n:,}, α = {cfg.cert_alpha}, {_inputs(cfg.cert_skip, cfg.cert_max)}.",
-        "",
-        "## Smoothed risk (rows: training noise α, columns: smoothing noise β)",
-        "",
-        markdown_table(*tables["risk"], decimals=4),
-        "## Best training noise α*(β)",
-        "",
-        markdown_table(header, rows, decimals=4),
-    ]
-    models = g.model_summary(cfg, out)
-    model_rows = [[f"{m['alpha']:g}", m["test_accuracy"], m["noisy_test_accuracy"]] for m in models]
-    lines += ["## Base models", "", markdown_table(["α", "test accuracy (clean)", "test accuracy, one noisy copy at α"],
-                                                    model_rows, decimals=4)]
-    for r in cfg.radii:
-        lines += [f"## Certified accuracy at r = {r:g}", "", markdown_table(*tables[f"certified_r{g.level_label(r)}"],
-                                                                             decimals=3)]
-    if timing:
-        lines += ["## Timing", "", "```", json.dumps(timing, indent=2), "```", ""]
-    report = out / "report.md"
-    report.write_text("\n".join(lines))
-    echo(markdown_table(header, rows, decimals=4))
+    report = write_markdown(grid_report(result, g.model_summary(cfg, out), tables, timing), out / "report.md")
+    echo(render_markdown(Table(*tables["alpha_star"], decimals=4)))
     echo(f"report: {report}   plots: {', '.join(str(p) for p in plots)}")
     return report
+
+
+def grid_report(result: g.GridResult, models: list[dict], tables: Mapping[str, tuple[list[str], list[list]]],
+                timing: dict | None = None) -> Document:
+    """``report.md`` of a grid: its tables (from :func:`grid_tables`), the base models and the timing."""
+    cfg = result.config
+    model_rows = [[f"{m['alpha']:g}", m["test_accuracy"], m["noisy_test_accuracy"]] for m in models]
+    sections = [
+        Section("Smoothed risk (rows: training noise α, columns: smoothing noise β)",
+                [Table(*tables["risk"], decimals=4)]),
+        Section("Best training noise α*(β)", [Table(*tables["alpha_star"], decimals=4)]),
+        Section("Base models", [Table(["α", "test accuracy (clean)", "test accuracy, one noisy copy at α"],
+                                      model_rows, decimals=4)]),
+        *(Section(f"Certified accuracy at r = {r:g}", [Table(*tables[f"certified_r{g.level_label(r)}"], decimals=3)])
+          for r in cfg.radii),
+    ]
+    if timing:
+        sections.append(Section("Timing", [Code(json.dumps(timing, indent=2))]))
+    return Document(f"α × β grid: {cfg.dataset}, {cfg.arch}", [
+        Paragraph(f"Cells: {len(result.cells)} of {len(result.alphas) * len(result.betas)}. Risk: majority vote over "
+                  f"{cfg.votes} noisy copies, {_inputs(cfg.risk_skip, cfg.risk_max)}. Certified accuracy: CERTIFY "
+                  f"with n0 = {cfg.n0}, n = {cfg.n:,}, α = {cfg.cert_alpha}, {_inputs(cfg.cert_skip, cfg.cert_max)}."),
+        *sections,
+    ])
 
 
 def load_grid(out: str | Path) -> g.GridResult:

@@ -23,20 +23,21 @@ from pathlib import Path
 
 import torch
 
-from ..analysis import markdown_table, read_results
+from ..analysis import read_results
 from ..analysis.uncertainty import (
     LABELS,
     SWEEP_HEADER,
     certified_accuracy_of,
-    format_rows,
     radius_comparison,
     sweep_rows,
 )
 from ..data import load_dataset
+from ..document import BulletList, Document, Paragraph, Section, Table
 from ..models import load_checkpoint
 from ..models.checkpoint import checkpoint_paths
 from ..noise import GaussianNoise
 from ..pipeline import select_indices
+from ..report.markdown import write_markdown
 from ..report.uncertainty_plots import plot_ood_roc, plot_tau_sweep, plot_uncertainty_radii
 from ..runs import environment
 from ..smooth import Smooth
@@ -198,7 +199,7 @@ def refresh(out: Path) -> None:
     """Rewrite ``report.md`` and the figures of a finished run from ``results.json`` and its result files."""
     results = json.loads((out / "results.json").read_text())
     _figures(results, out, results["dataset"])
-    (out / "report.md").write_text(report(results, out))
+    write_markdown(report(results, out), out / "report.md")
 
 
 def _target_tau(sweep: dict, rate: float = 0.1) -> str | None:
@@ -230,34 +231,35 @@ def accuracy_rows(out: Path, key: str, tau: str) -> list[list]:
             for c in ("cohen", "i", "ii", "i_top2", "ii_top2")]
 
 
-def report(results: dict, out: Path) -> str:
-    """Markdown tables of one data set's results."""
-    lines = [f"# Uncertainty-aware certification: {results['dataset']}", "",
-             f"Data: {results['split_note']}. Certified: {results['certified_inputs']} test images; τ calibrated on "
-             f"noisy copies of {results['calibration_inputs']} other test images.", ""]
-    for name, m in results["models"].items():
-        lines.append(f"- model {name}: clean test accuracy {m['test_accuracy']:.4f}; "
-                     f"training {m['train_seconds']:.1f} s")
-    lines.append("")
+def report(results: dict, out: Path) -> Document:
+    """One data set's results: models, a section per τ sweep and per OOD score table."""
+    models = [f"model {name}: clean test accuracy {m['test_accuracy']:.4f}; training {m['train_seconds']:.1f} s"
+              for name, m in results["models"].items()]
+    blocks: list = [
+        Paragraph(f"Data: {results['split_note']}. Certified: {results['certified_inputs']} test images; τ "
+                  f"calibrated on noisy copies of {results['calibration_inputs']} other test images."),
+        BulletList(models),
+    ]
     for key, sweep in results["sweeps"].items():
         rows = [[f"{r[0]} ({sweep['target_rates'].get(r[0]) or '—'})", *r[1:]] for r in sweep["rows"]]
         t = sweep["timing"]
-        lines += [f"## {key}", "", markdown_table(["τ (target rate)", *SWEEP_HEADER[1:]], format_rows(rows)),
-                  f"One pass: {t.get('inputs', 0)} inputs × {t.get('samples', 0) // max(t.get('inputs', 1), 1):,} "
-                  f"samples in {t.get('seconds', float('nan')):.1f} s "
-                  f"({t.get('samples_per_second', float('nan')):,.0f} samples/s); calibration "
-                  f"{sweep['calibration_seconds']:.1f} s.", ""]
+        section = [Table(["τ (target rate)", *SWEEP_HEADER[1:]], rows),
+                   Paragraph(f"One pass: {t.get('inputs', 0)} inputs × "
+                             f"{t.get('samples', 0) // max(t.get('inputs', 1), 1):,} samples in "
+                             f"{t.get('seconds', float('nan')):.1f} s "
+                             f"({t.get('samples_per_second', float('nan')):,.0f} samples/s); calibration "
+                             f"{sweep['calibration_seconds']:.1f} s.")]
         target = _target_tau(sweep)
         if target is not None:
-            lines += [f"Certified accuracy (label certified) at τ = {target} (target rejection "
-                      f"{sweep['target_rates'][target]:g}):", "",
-                      markdown_table(["radius", *(f"r = {r:g}" for r in RADII), "ACR"],
-                                     format_rows(accuracy_rows(out, key, target))), ""]
+            section += [Paragraph(f"Certified accuracy (label certified) at τ = {target} (target rejection "
+                                  f"{sweep['target_rates'][target]:g}):"),
+                        Table(["radius", *(f"r = {r:g}" for r in RADII), "ACR"], accuracy_rows(out, key, target))]
+        blocks.append(Section(key, section))
     for name, ood in results["ood"].items():
-        lines += [f"## OOD AUROC, {name} (τ for the ⊥ fraction: 10 % of noisy held-out inputs rejected)", "",
-                  markdown_table(ood["header"], format_rows(ood["rows"])),
-                  f"Scoring time {ood['seconds_this_call']:.1f} s.", ""]
-    return "\n".join(lines)
+        blocks.append(Section(f"OOD AUROC, {name} (τ for the ⊥ fraction: 10 % of noisy held-out inputs rejected)",
+                              [Table(ood["header"], ood["rows"]),
+                               Paragraph(f"Scoring time {ood['seconds_this_call']:.1f} s.")]))
+    return Document(f"Uncertainty-aware certification: {results['dataset']}", blocks)
 
 
 def main() -> None:
