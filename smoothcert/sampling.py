@@ -1,8 +1,8 @@
-"""The sampling engine: (model, inputs, noise, n) → outcome counts, batched across inputs.
+"""Seeded noise in fixed blocks, and batches of noisy copies for the engine (:class:`smoothcert.engine.Engine`).
 
-This is the hot path of every certificate. One forward pass carries the noisy copies of several inputs, so
-batches stay full even when each input needs only n0 = 100 samples; outcomes are counted with one
-``bincount`` per batch, never a Python loop over samples.
+One forward pass carries the noisy copies of several inputs, so batches stay full even when each input needs
+only n0 = 100 samples; the engine counts outcomes with one ``bincount`` per batch, never a Python loop over
+samples.
 
 Reproducibility: each (input, stream) pair has its own generator, seeded from (seed, input index, stream),
 and its noise is always drawn in blocks of :data:`BLOCK_SIZE` samples (the last block of a request may be
@@ -12,7 +12,7 @@ never on batch size or on which other inputs share its batches.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -148,46 +148,8 @@ def noisy_batches(
             yield NoisyBatch(rows, owner[start:stop], position[start:stop], stop - start)
 
 
-@torch.inference_mode()
-def count_outcomes(
-    model: nn.Module,
-    x: torch.Tensor,
-    noise: Noise,
-    num_samples: int | Sequence[int],
-    generators: Sequence[torch.Generator],
-    outcome_map: OutcomeMap,
-    batch_size: int = 1024,
-    progress: Callable[[int], None] | None = None,
-    static_shapes: bool = False,
-) -> np.ndarray:
-    """Count base-classifier outcomes over noisy copies of each input.
-
-    Args:
-        model: maps a float batch [N, *input_shape] to logits [N, C]; called in its current mode.
-        x: inputs [B, *input_shape] on the model's device, values in input space.
-        noise: the noise distribution added to each copy.
-        num_samples: samples per input (one int for all, or B ints; 0 is allowed).
-        generators: B generators on x's device, one per input; advanced in place so a later call continues
-            each input's stream.
-        outcome_map: logits [N, C] → outcome ids [N] in [0, K).
-        batch_size: most noisy copies per forward pass (a soft target when smaller than BLOCK_SIZE).
-        progress: called with the number of samples done after each forward pass.
-        static_shapes: always forward ``batch_size`` rows (padding the last batch), so a compiled model never
-            sees a new shape.
-    Returns:
-        counts [B, K], int64.
-    """
-    num_inputs, k = x.shape[0], outcome_map.num_outcomes
-    counts = torch.zeros(num_inputs * k, dtype=torch.long, device=x.device)
-    for batch in noisy_batches(x, noise, num_samples, generators, batch_size, static_shapes):
-        outcomes = outcome_map(forward(model, batch.rows))[: batch.size]
-        counts += torch.bincount(batch.owner * k + outcomes, minlength=num_inputs * k)
-        if progress is not None:
-            progress(batch.size)
-    return counts.view(num_inputs, k).cpu().numpy()
-
-
 def forward(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """``model(batch)`` as logits [N, C]; a misfit input or output raises InputError naming the shapes."""
     try:
         logits = model(batch)
     except RuntimeError as err:  # shape mismatches surface here as RuntimeError

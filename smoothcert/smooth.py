@@ -1,12 +1,14 @@
 """The smoothed classifier g(x) = argmax_c P(f(x + ε) = c) and Cohen et al.'s PREDICT and CERTIFY.
 
-Formulas: methods.md §0. Each public method is one of the paper's algorithms; the statistics live in
-:mod:`smoothcert.stats`, the sampling in :mod:`smoothcert.sampling`.
+Formulas: methods.md §0. A :class:`Smooth` is frozen: an engine (how f is evaluated), a noise, the number
+of classes, a seed and an outcome map. A σ sweep builds one Smooth per σ around one shared engine
+(:meth:`Smooth.with_noise`), so the model is compiled and its batch size measured once. Every certificate
+samples through :meth:`Smooth.sample` (select, then estimate on an independent stream) and applies a pure
+rule from :mod:`smoothcert.certificates` to the counts.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -15,196 +17,179 @@ import torch
 from torch import nn
 
 from . import sampling
-from .accelerate import engine_model, tune_batch_size
-from .errors import InputError, InvalidArgumentError
+from .certificates.cohen import ABSTAIN, Certificate, Prediction, certify_counts, predict_counts, select_class
+from .certificates.sequential import SequentialCertificate, SequentialConfig, StoppingRule
+from .engine import Engine
+from .errors import InvalidArgumentError
 from .noise import GaussianNoise, Noise
-from .stats import binomial_test_half, check_alpha, clopper_pearson_lower
+from .sampling import ESTIMATION, PREDICTION, SELECTION, OutcomeMap
+from .validate import check_alpha, check_count, check_num_classes
 
-ABSTAIN = -1
+__all__ = ["ABSTAIN", "Certificate", "Counts", "Prediction", "Smooth"]
 
-
-@dataclass(frozen=True)
-class Prediction:
-    """Result of PREDICT for one input.
-
-    Attributes:
-        prediction: class id, or ABSTAIN (−1) when the top two classes are not separated at level α.
-        count_top, count_runner_up: counts n_A and n_B of the two most frequent classes.
-        n: number of noise samples.
-        pvalue: two-sided binomial test p-value of n_A out of n_A + n_B at p = ½.
-    """
-
-    prediction: int
-    count_top: int
-    count_runner_up: int
-    n: int
-    pvalue: float
+Progress = Callable[[int], None] | None
 
 
 @dataclass(frozen=True)
-class Certificate:
-    """Result of CERTIFY for one input.
+class Counts:
+    """Select-then-estimate counts of B inputs.
 
     Attributes:
-        prediction: class ĉ_A chosen from the n0 selection samples, or ABSTAIN (−1).
-        radius: certified ℓ2 radius in input space, σ Φ⁻¹(p̲_A); 0 when abstaining.
-        p_a_lower: one-sided (1 − α) Clopper–Pearson lower bound on P(f(x + ε) = ĉ_A).
-        count_top: n_A, the count of ĉ_A among the n estimation samples.
-        n0, n: selection and estimation sample sizes.
-        guess: ĉ_A even when abstaining (useful for analysis).
+        selection: [B, K] outcome counts of the n0 selection samples (stream SELECTION).
+        estimation: [B, K] outcome counts of the n estimation samples, on an independent stream.
+        indices: the B input indices that seeded the noise.
     """
 
-    prediction: int
-    radius: float
-    p_a_lower: float
-    count_top: int
-    n0: int
-    n: int
-    guess: int
-
-
-def check_count(name: str, value: int) -> int:
-    """Return ``value`` as an int if it is a whole number ≥ 1, else raise."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise InvalidArgumentError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
+    selection: np.ndarray
+    estimation: np.ndarray
+    indices: tuple[int, ...]
 
 
 class Smooth:
-    """A smoothed classifier around any ``nn.Module`` base model.
+    """A smoothed classifier around any ``nn.Module`` base model (or a shared :class:`~smoothcert.engine.Engine`).
 
     Args:
-        model: base network mapping [N, *input_shape] floats in input space to logits [N, num_classes].
-            It is switched to eval mode. Normalization belongs inside it, so σ and radii are in input space.
+        base: the base network (an engine is built around it from the engine options below), or an Engine
+            to share (then the engine options must be left at their defaults).
         num_classes: number of classes C.
         sigma: noise level σ of N(0, σ²I), in input units. Ignored when ``noise`` is given.
         noise: another :class:`~smoothcert.noise.Noise` to smooth with.
-        batch_size: noisy copies per forward pass (several inputs share a pass), or "auto": measured on the
-            first inputs for this model, precision and machine (:func:`~smoothcert.accelerate.tune_batch_size`).
-            Counts do not depend on it: each input's noise is drawn in fixed blocks.
         seed: run seed; with the input index it fixes every noise sample (see :mod:`smoothcert.sampling`).
-        outcome_map: logits → outcome ids; default argmax over the C classes.
-        device: where to sample; default the model's device.
-        compile: run the noisy forward passes through ``torch.compile`` (see :mod:`smoothcert.accelerate`):
-            a few seconds once, then faster; the base classifier is the same function up to float rounding.
-        precision: "fp32", or "bf16" to sample under bfloat16 autocast; the base classifier is then the bf16
-            model, and its certificates are certificates of that model.
+        outcome_map: logits → outcome ids; default argmax over the C classes. Outcomes past C (⊥) count
+            towards n but are no class.
+        batch_size, device, compile, precision: engine options (see :class:`~smoothcert.engine.Engine`).
+
+    The attributes are read-only; build another Smooth (``with_noise``, ``replace``) to change one.
     """
+
+    __slots__ = ("_counter", "engine", "noise", "num_classes", "outcome_map", "seed")
 
     def __init__(
         self,
-        model: nn.Module,
+        base: nn.Module | Engine,
         num_classes: int,
         sigma: float | None = None,
         *,
         noise: Noise | None = None,
-        batch_size: int | str = "auto",
         seed: int = 0,
-        outcome_map: sampling.OutcomeMap | None = None,
+        outcome_map: OutcomeMap | None = None,
+        batch_size: int | str = "auto",
         device: torch.device | str | None = None,
         compile: bool = False,
         precision: str = "fp32",
     ) -> None:
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise InvalidArgumentError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+        num_classes = check_num_classes(num_classes)
         if noise is None:
             if sigma is None:
                 raise InvalidArgumentError("give sigma (the noise level) or a noise distribution")
             noise = GaussianNoise(sigma)
-        self.model = model.eval()
-        self.num_classes = num_classes
-        self.noise = noise
-        self.batch_size: int | str = "auto" if batch_size == "auto" else check_count("batch_size", batch_size)
-        self.seed = int(seed)
-        self.outcome_map = outcome_map or sampling.ArgmaxOutcome(num_classes)
-        self.device = torch.device(device) if device is not None else sampling.model_device(model)
-        self.compile = bool(compile)
-        self.precision = precision
-        self._engine_model: nn.Module = engine_model(self.model, precision, self.compile)
-        self._next_index = 0
+        if isinstance(base, Engine):
+            if (batch_size, device, compile, precision) != ("auto", None, False, "fp32"):
+                raise InvalidArgumentError("engine options (batch_size, device, compile, precision) belong to the "
+                                           "Engine when one is passed")
+            engine = base
+        else:
+            engine = Engine(base, device=device, precision=precision, compile=compile, batch_size=batch_size)
+        outcome_map = outcome_map or sampling.ArgmaxOutcome(num_classes)
+        if outcome_map.num_outcomes < num_classes:
+            raise InvalidArgumentError(f"the outcome map has {outcome_map.num_outcomes} outcomes, fewer than the "
+                                       f"{num_classes} classes")
+        for name, value in (("engine", engine), ("noise", noise), ("num_classes", num_classes),
+                            ("seed", int(seed)), ("outcome_map", outcome_map), ("_counter", [0])):
+            object.__setattr__(self, name, value)
 
-    def engine_info(self) -> dict:
-        """How the samples are drawn, for manifests: batch size, compilation, precision, the base classifier."""
-        return {"batch_size": self.batch_size, "compile": self.compile, "precision": self.precision,
-                "base_classifier": "the model under bfloat16 autocast" if self.precision == "bf16"
-                else "the model in float32", "device": str(self.device)}
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Smooth is frozen: build another one (with_noise, replace) instead of setting {name}")
 
-    def resolve_batch_size(self, input_shape: Sequence[int]) -> int:
-        """The batch size in use: measured now for inputs of ``input_shape`` if it was "auto", then fixed."""
-        if self.batch_size == "auto":
-            self.batch_size = tune_batch_size(self._engine_model, tuple(input_shape), self.device)
-        return int(self.batch_size)
+    def replace(self, *, noise: Noise | None = None, seed: int | None = None,
+                outcome_map: OutcomeMap | None = None) -> Smooth:
+        """A Smooth on the same engine with some settings changed."""
+        return Smooth(self.engine, self.num_classes, noise=noise or self.noise,
+                      seed=self.seed if seed is None else seed, outcome_map=outcome_map or self.outcome_map)
+
+    def with_noise(self, noise: Noise | float) -> Smooth:
+        """The same classifier smoothed with ``noise`` (a σ for Gaussian noise), sharing the engine."""
+        return self.replace(noise=noise if isinstance(noise, Noise) else GaussianNoise(noise))
+
+    # --- what it is -------------------------------------------------------------------------------------
+
+    @property
+    def model(self) -> nn.Module:
+        return self.engine.model
+
+    @property
+    def device(self) -> torch.device:
+        return self.engine.device
 
     @property
     def sigma(self) -> float:
-        """σ of the Gaussian noise (NaN for other distributions)."""
-        return getattr(self.noise, "sigma", math.nan)
+        """σ of Gaussian noise (the noise's scale for other distributions)."""
+        return getattr(self.noise, "sigma", self.noise.scale)
+
+    @property
+    def batch_size(self) -> int | str:
+        return self.engine.batch_size
+
+    def engine_info(self) -> dict:
+        """How the samples are drawn, for manifests (the engine's settings)."""
+        return self.engine.info()
+
+    def resolve_batch_size(self, input_shape: Sequence[int]) -> int:
+        """The engine's batch size for inputs of ``input_shape`` (measured now if "auto")."""
+        return self.engine.batch_size_for(input_shape)
+
+    def check_model(self, x: torch.Tensor) -> None:
+        """One clean forward pass on ``x[:1]``: raises InputError if inputs or logits do not fit."""
+        self.engine.check_model(x, self.outcome_map)
 
     # --- sampling -------------------------------------------------------------------------------------------
-
-    def sample_counts(
-        self,
-        x: torch.Tensor,
-        n: int | Sequence[int],
-        indices: Sequence[int],
-        stream: int,
-        progress: Callable[[int], None] | None = None,
-    ) -> np.ndarray:
-        """Outcome counts [B, K] over n noisy copies of each input in ``x`` [B, *input_shape].
-
-        ``indices`` (B ints) identify the inputs for seeding; ``stream`` separates independent phases.
-        """
-        return self.count(x, n, self.generators(indices, stream), progress)
 
     def generators(self, indices: Sequence[int], stream: int) -> list[torch.Generator]:
         """Fresh noise generators for inputs ``indices`` on one stream (seeded from the run seed)."""
         return sampling.make_generators(self.seed, indices, stream, self.device)
 
-    def count(
-        self,
-        x: torch.Tensor,
-        n: int | Sequence[int],
-        generators: Sequence[torch.Generator],
-        progress: Callable[[int], None] | None = None,
-    ) -> np.ndarray:
-        """Outcome counts [B, K] continuing each input's stream in ``generators`` (advanced in place).
-
-        Sequential procedures call this round after round on the same generators.
-        """
-        x = self._check_inputs(x)
-        if self.batch_size == "auto" and len(x):
+    def count(self, x: torch.Tensor, n: int | Sequence[int], generators: Sequence[torch.Generator],
+              progress: Progress = None, names: Sequence[int] | None = None) -> np.ndarray:
+        """Outcome counts [B, K] continuing each input's stream in ``generators`` (advanced in place)."""
+        x = self.engine.prepare(x)
+        if len(x) and self.engine.batch_size == "auto":
             self.check_model(x[:1])  # a misfit model raises its InputError here, not inside the tuning
-        batch_size = self.resolve_batch_size(x.shape[1:])
-        return sampling.count_outcomes(
-            self._engine_model, x, self.noise, n, generators, self.outcome_map, batch_size, progress,
-            static_shapes=self.compile,
-        )
+        return self.engine.count(x, self.noise, n, generators, self.outcome_map, progress, names)
 
-    @torch.inference_mode()
-    def check_model(self, x: torch.Tensor) -> None:
-        """One clean forward pass on ``x[:1]``: raises InputError if inputs or logits do not fit."""
-        x = self._check_inputs(x[:1])
-        self.outcome_map(sampling.forward(self.model, x))  # eager first: its errors are the clearest
+    def sample_counts(self, x: torch.Tensor, n: int | Sequence[int], indices: Sequence[int], stream: int,
+                      progress: Progress = None) -> np.ndarray:
+        """Outcome counts [B, K] over n noisy copies of each input in ``x`` [B, *input_shape] on one stream.
 
-    def _check_inputs(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor):
-            x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
-        if not torch.is_floating_point(x):
-            x = x.float()
-        if x.dim() < 2:
-            raise InputError(f"expected a batch of inputs [B, *input_shape], got shape {tuple(x.shape)}")
-        if not torch.isfinite(x).all():
-            raise InputError("inputs contain NaN or inf")
-        return x.to(self.device)
+        ``indices`` (B ints) identify the inputs for seeding; ``stream`` separates independent phases.
+        """
+        indices = [int(i) for i in indices]
+        return self.count(x, n, self.generators(indices, stream), progress, indices)
+
+    def sample(self, x: torch.Tensor, n0: int, n: int, indices: Sequence[int] | None = None, *,
+               estimation_stream: int = ESTIMATION, progress: Progress = None) -> Counts:
+        """The select-then-estimate sampling of every certificate: n0 selection samples (stream SELECTION)
+        and n estimation samples on an independent stream, for each input of ``x`` [B, *input_shape].
+
+        ``indices`` seed each input (default: a counter that continues across calls).
+        """
+        n0, n = check_count("n0", n0), check_count("n", n)
+        ids = self._indices(len(x), indices)
+        if estimation_stream == SELECTION:
+            raise InvalidArgumentError("the estimation samples must come from another stream than the selection")
+        selection = self.sample_counts(x, n0, ids, SELECTION, progress)
+        estimation = self.sample_counts(x, n, ids, estimation_stream, progress)
+        return Counts(selection, estimation, tuple(ids))
 
     def _indices(self, count: int, indices: Sequence[int] | None) -> list[int]:
         if indices is None:
-            start = self._next_index
-            self._next_index += count
+            start = self._counter[0]
+            self._counter[0] += count  # fresh indices, so repeated calls draw fresh noise
             return list(range(start, start + count))
         indices = [int(i) for i in indices]
         if len(indices) != count:
             raise InvalidArgumentError(f"got {len(indices)} indices for {count} inputs")
+        if any(i < 0 for i in indices):
+            raise InvalidArgumentError(f"input indices must be >= 0, got {min(indices)}")
         return indices
 
     # --- PREDICT --------------------------------------------------------------------------------------------
@@ -217,74 +202,62 @@ class Smooth:
         """
         return self.predict_batch(x.unsqueeze(0), n, alpha, indices=None if index is None else [index])[0]
 
-    def predict_batch(
-        self,
-        x: torch.Tensor,
-        n: int,
-        alpha: float,
-        *,
-        indices: Sequence[int] | None = None,
-        progress: Callable[[int], None] | None = None,
-    ) -> list[Prediction]:
+    def predict_batch(self, x: torch.Tensor, n: int, alpha: float, *, indices: Sequence[int] | None = None,
+                      progress: Progress = None) -> list[Prediction]:
         """PREDICT for each input of ``x`` [B, *input_shape]; ``indices`` seed each input (default: a counter)."""
-        n = check_count("n", n)
-        alpha = check_alpha(alpha)
+        n, alpha = check_count("n", n), check_alpha(alpha)
         ids = self._indices(len(x), indices)
-        counts = self.sample_counts(x, n, ids, sampling.PREDICTION, progress)
-        counts = counts[:, : self.num_classes]
-        top2 = np.argsort(-counts, axis=1, kind="stable")[:, :2]  # ties go to the lower class
-        n_a, n_b = np.take_along_axis(counts, top2, axis=1).T
-        pvalue = binomial_test_half(n_a, n_a + n_b)  # equals scipy.stats.binomtest(n_a, n_a + n_b, ½).pvalue
-        return [
-            Prediction(int(top2[i, 0]) if pvalue[i] <= alpha else ABSTAIN, int(n_a[i]), int(n_b[i]), n,
-                       float(pvalue[i]))
-            for i in range(len(counts))
-        ]
+        counts = self.sample_counts(x, n, ids, PREDICTION, progress)
+        return predict_counts(counts, alpha, self.num_classes).predictions()
 
     # --- CERTIFY --------------------------------------------------------------------------------------------
 
     def certify(self, x: torch.Tensor, n0: int, n: int, alpha: float, *, index: int | None = None) -> Certificate:
-        """CERTIFY for one input ``x`` [*input_shape]: class and ℓ2 radius, or abstain.
+        """CERTIFY for one input ``x`` [*input_shape]: class and radius (in the noise's norm), or abstain.
 
-        With probability ≥ 1 − α over the noise, a returned class is g(x) and g is constant on the ℓ2 ball
+        With probability ≥ 1 − α over the noise, a returned class is g(x) and g is constant on the ball
         of the returned radius around x.
         """
         return self.certify_batch(x.unsqueeze(0), n0, n, alpha, indices=None if index is None else [index])[0]
 
-    def certify_batch(
-        self,
-        x: torch.Tensor,
-        n0: int,
-        n: int,
-        alpha: float,
-        *,
-        indices: Sequence[int] | None = None,
-        progress: Callable[[int], None] | None = None,
-    ) -> list[Certificate]:
+    def certify_batch(self, x: torch.Tensor, n0: int, n: int, alpha: float, *,
+                      indices: Sequence[int] | None = None, progress: Progress = None) -> list[Certificate]:
         """CERTIFY for each input of ``x`` [B, *input_shape]; ``indices`` seed each input (default: a counter).
 
         Selection (n0 samples) and estimation (n samples) use independent noise streams.
         """
-        n0 = check_count("n0", n0)
-        n = check_count("n", n)
         alpha = check_alpha(alpha)
+        counts = self.sample(x, n0, n, indices, progress=progress)
+        return certify_counts(counts.selection, counts.estimation, alpha, self.noise,
+                              self.num_classes).certificates()
+
+    def certify_sequential(self, x: torch.Tensor, n0: int, alpha: float,
+                           config: SequentialConfig | None = None, *, indices: Sequence[int] | None = None,
+                           progress: Progress = None) -> list[SequentialCertificate]:
+        """Sequential CERTIFY for each input of ``x`` [B, *input_shape] (rules: :mod:`smoothcert.certificates.
+        sequential`).
+
+        After Cohen's selection (n0 samples), estimation samples come in rounds shared by every input still
+        undecided; the rounds are the same for every input, so results do not depend on batching.
+        """
+        n0, alpha = check_count("n0", n0), check_alpha(alpha)
+        rule = StoppingRule(config or SequentialConfig(), self.noise, alpha)
+        x = self.engine.prepare(x)
         ids = self._indices(len(x), indices)
-        counts0 = self.sample_counts(x, n0, ids, sampling.SELECTION, progress)
-        guess = counts0[:, : self.num_classes].argmax(axis=1)
-        counts = self.sample_counts(x, n, ids, sampling.ESTIMATION, progress)
-        count_top = counts[np.arange(len(ids)), guess]
-        p_a_lower = clopper_pearson_lower(count_top, n, alpha)
-        radius = self.noise.certified_radius(p_a_lower)
-        certified = p_a_lower >= 0.5
-        return [
-            Certificate(
-                prediction=int(guess[i]) if certified[i] else ABSTAIN,
-                radius=float(radius[i]) if certified[i] else 0.0,
-                p_a_lower=float(p_a_lower[i]),
-                count_top=int(count_top[i]),
-                n0=n0,
-                n=n,
-                guess=int(guess[i]),
-            )
-            for i in range(len(ids))
-        ]
+        guess = select_class(self.sample_counts(x, n0, ids, SELECTION, progress), self.num_classes)
+        gens = self.generators(ids, ESTIMATION)
+        b = len(ids)
+        k, n = np.zeros(b, dtype=np.int64), np.zeros(b, dtype=np.int64)
+        lower, upper = np.zeros(b), np.ones(b)
+        stop = np.full(b, "", dtype=object)
+        for size in rule.config.schedule():
+            active = np.flatnonzero(stop == "")
+            if len(active) == 0:
+                break
+            counts = self.count(x[active], (size - n[active]).tolist(), [gens[i] for i in active], progress,
+                                [ids[i] for i in active])
+            k[active] += counts[np.arange(len(active)), guess[active]]
+            n[active] = size
+            lower[active], upper[active] = rule.bounds(k[active], n[active])
+            stop[active] = rule.stops(k[active], n[active], lower[active], upper[active])
+        return rule.certificates(guess, k, n, lower, upper, stop, n0)

@@ -72,9 +72,12 @@ def test_channels_last_engine_leaves_the_model_trainable():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(64, 10))
     x = torch.rand(2, 1, 8, 8)
-    # The plain NCHW model through the engine's loop: the same noise, no layout change.
+    # The plain NCHW model on the same noise, before the engine changes its layout.
     generators = sampling.make_generators(3, range(2), 1, "cpu")
-    reference = sampling.count_outcomes(model, x, GaussianNoise(0.3), 500, generators, sampling.ArgmaxOutcome(10), 256)
+    with torch.inference_mode():
+        rows = [sampling.forward(model, b.rows).argmax(1) for b in
+                sampling.noisy_batches(x, GaussianNoise(0.3), 500, generators, 256)]
+    reference = np.bincount(torch.cat(rows).numpy() + 10 * np.repeat([0, 1], 500), minlength=20).reshape(2, 10)
     assert not model[2].weight.is_contiguous(memory_format=torch.channels_last)
     engine = engine_model(model)
     with torch.inference_mode():
@@ -83,5 +86,7 @@ def test_channels_last_engine_leaves_the_model_trainable():
     # Converted outside inference mode, so the parameters still take gradients.
     model(x).sum().backward()
     assert model[2].weight.grad is not None
-    np.testing.assert_array_equal(Smooth(model, 10, 0.3, seed=3, batch_size=256).sample_counts(x, 500, range(2), 1),
-                                  reference)
+    # Another layout is another kernel: a copy near a decision boundary may flip, so the counts agree up to a
+    # few flips, never exactly by construction (exact equality fails on CPUs with AMX).
+    counts = Smooth(model, 10, 0.3, seed=3, batch_size=256).sample_counts(x, 500, range(2), 1)
+    assert np.abs(counts - reference).sum() <= 2 * 2 * 5

@@ -15,7 +15,6 @@ from smoothcert.analysis.audit.disparity import (
     audit_counts,
     audit_dataset,
     audit_inputs,
-    binomial_test_half,
     class_metrics,
     disparity,
     largest_losses,
@@ -23,6 +22,8 @@ from smoothcert.analysis.audit.disparity import (
 )
 from smoothcert.errors import InvalidArgumentError, ResultsError
 from smoothcert.noise import GaussianNoise
+from smoothcert.sampling import ArgmaxOutcome
+from smoothcert.stats import binomial_test_half
 
 from .known import Buckets, LinearBinary
 
@@ -181,3 +182,23 @@ def test_resume_gives_the_rows_of_an_uninterrupted_run(tmp_path):
     with pytest.raises(ResultsError):  # no silent overwrite
         audit_dataset(smooth, x, y, whole, n0=20, n=200, progress=False)
     assert rows(part) == rows(whole)
+
+
+def test_audit_with_an_abstaining_outcome_map_is_sound():
+    """An outcome past the classes (⊥) counts towards n: with P(class 0) = 0.42, P(⊥) = 0.38, P(class 1) = 0.2,
+    no certificate may name class 0 (its probability is below ½), in the audit and in CERTIFY alike. Counting
+    n over the classes only (0.42 / 0.62 = 0.68) would certify it almost always."""
+    sigma, alpha = 1.0, 0.05
+    model = Buckets([float(norm.ppf(0.42)), float(norm.ppf(0.62))])  # buckets 0, 1, 2 of the first coordinate
+    x = torch.zeros(2)
+    np.testing.assert_allclose(model.probabilities(x, sigma), [0.42, 0.2, 0.38], atol=1e-6)
+    smooth = Smooth(model, 2, sigma, batch_size=4096, seed=5, outcome_map=ArgmaxOutcome(3))  # bucket 2 is ⊥
+    rows = audit_inputs(smooth, x.expand(TRIALS, 2), torch.zeros(TRIALS, dtype=torch.long), 50, 400, alpha,
+                        range(TRIALS))
+    assert all(r["n"] == 400 and r["n0"] == 50 for r in rows)
+    assert sum(r["predict"] != ABSTAIN for r in rows) <= allowed_failures(TRIALS, alpha)
+    certs = smooth.certify_batch(x.expand(TRIALS, 2), 50, 400, alpha, indices=range(TRIALS))
+    assert sum(c.prediction != ABSTAIN for c in certs) <= allowed_failures(TRIALS, alpha)
+    # Not vacuous: among the class samples alone, class 0 holds about 0.68, so a rule that left ⊥ out of n
+    # would certify it in most trials.
+    assert np.mean([r["count_a"] / (r["count_a"] + r["count_b"]) for r in rows]) > 0.6

@@ -157,7 +157,7 @@ def test_certify_manifest(run_a, checkpoint):
     assert doc["timing"]["inputs"] == MAX and doc["timing"]["resumed_rows"] == 0
     assert doc["dataset"]["name"] == "digits" and doc["dataset"]["selected"] == MAX
     assert doc["model"]["architecture"] == "lenet"
-    assert doc["noise"] == {"type": "gaussian", "sigma": SIGMA}
+    assert doc["noise"] == {"type": "gaussian", "sigma": SIGMA, "norm": "l2"}
 
 
 def test_resume_after_a_crash_gives_the_same_file(checkpoint, run_a, partial_run):

@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "smoothcert"
 
+ARCHITECTURE = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+
+
+def read_ranks(text: str) -> dict[str, int]:
+    """Module prefix → rank, from the rows of the layer table (``| rank | layer | `a`, `b` | … |``)."""
+    ranks = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].isdigit():
+            for module in re.findall(r"`([\w.]+)`", cells[2]):
+                ranks[module] = int(cells[0])
+    return ranks
+
+
 #: Rank of each module, by longest dotted prefix: a module may import modules of its own rank or lower.
-RANKS = {
-    "errors": 0,
-    "stats": 1, "confseq": 1,
-    "noise": 2,
-    # The engine, and the outcome maps and uncertainty measures it evaluates.
-    "sampling": 3, "accelerate": 3, "uncertainty": 3,
-    "smooth": 4, "certificates": 4,
-    "models": 5, "data": 5, "training": 5, "attacks": 5, "runs": 5,
-    # Results files: the dataset loop, and the features' own loops over it.
-    "pipeline": 6, "uncertainty.pipeline": 6, "uncertainty.ood": 6, "mixing": 6,
-    "analysis": 7,
-    "report": 8,
-    "experiments": 9, "workflows": 9,
-    "cli": 10, "__main__": 10,
-}  # fmt: skip
+RANKS = read_ranks(ARCHITECTURE.read_text(encoding="utf-8"))
 
 
 def rank(module: str) -> int:
@@ -76,6 +77,14 @@ def _is_module(name: str) -> bool:
 def test_no_upward_import(module, path):
     upward = sorted(t for t in imported(module, path) if rank(t) > rank(module))
     assert not upward, f"smoothcert.{module} (layer {rank(module)}) imports higher layers: {upward}"
+
+
+def test_the_table_is_read():
+    """The table in docs/architecture.md names the layers in order, each module once."""
+    assert RANKS["errors"] == 0 and RANKS["stats"] < RANKS["engine"] < RANKS["certificates"] < RANKS["smooth"]
+    assert RANKS["analysis"] < RANKS["report"] < RANKS["cli"]
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    assert len(re.findall(r"`([\w.]+)`", text.split("<!-- layers")[1].split("\n\n")[0])) == len(RANKS)
 
 
 def test_the_checker_sees_an_upward_import(tmp_path):

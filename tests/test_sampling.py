@@ -4,7 +4,8 @@ import torch
 from torch import nn
 
 from smoothcert import GaussianNoise, InputError, Smooth
-from smoothcert.sampling import BLOCK_SIZE, ArgmaxOutcome, count_outcomes, derive_seed, make_generators
+from smoothcert.engine import Engine
+from smoothcert.sampling import BLOCK_SIZE, ArgmaxOutcome, derive_seed, make_generators
 
 from .known import Buckets
 
@@ -18,7 +19,7 @@ def test_counts_sum_to_n_and_match_known_probabilities():
     model = Buckets([0.4, 0.6])
     x = torch.tensor([[0.5, 0.0], [0.3, 0.0]])
     gens = make_generators(0, [0, 1], stream=1, device="cpu")
-    counts = count_outcomes(model, x, GaussianNoise(0.2), [40_000, 7], gens, ArgmaxOutcome(3), batch_size=999)
+    counts = Engine(model, batch_size=999).count(x, GaussianNoise(0.2), [40_000, 7], gens, ArgmaxOutcome(3))
     assert counts.shape == (2, 3) and counts.dtype == np.int64
     assert counts.sum(axis=1).tolist() == [40_000, 7]
     expected = model.probabilities(x[0], 0.2)
@@ -52,8 +53,9 @@ def test_generators_continue_their_streams():
     model, x = small_cnn(), torch.rand(2, 1, 8, 8)
     outcome = ArgmaxOutcome(10)
     gens = make_generators(5, [0, 1], 1, "cpu")
-    split = sum(count_outcomes(model, x, GaussianNoise(0.5), BLOCK_SIZE * 2, gens, outcome) for _ in range(2))
-    whole = count_outcomes(model, x, GaussianNoise(0.5), BLOCK_SIZE * 4, make_generators(5, [0, 1], 1, "cpu"), outcome)
+    engine = Engine(model, batch_size=1024)
+    split = sum(engine.count(x, GaussianNoise(0.5), BLOCK_SIZE * 2, gens, outcome) for _ in range(2))
+    whole = engine.count(x, GaussianNoise(0.5), BLOCK_SIZE * 4, make_generators(5, [0, 1], 1, "cpu"), outcome)
     assert np.array_equal(split, whole)
 
 

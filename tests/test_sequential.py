@@ -10,7 +10,6 @@ from smoothcert.certificates.sequential import (
     BELOW_TARGET,
     CERTIFIED,
     SequentialConfig,
-    certify_sequential,
 )
 from smoothcert.confseq import confidence_sequence, log_mixture_martingale
 from smoothcert.stats import clopper_pearson_lower
@@ -88,7 +87,7 @@ def test_preset_radius_coverage(p_a):
     alpha, r = 0.05, 0.5
     model, x, sigma = linear_setup(p_a)
     smooth = Smooth(model, 2, sigma, batch_size=8192, seed=5)
-    certs = certify_sequential(smooth, x, 20, alpha, SequentialConfig(n_max=20_000, radius=r, n_start=64),
+    certs = smooth.certify_sequential(x, 20, alpha, SequentialConfig(n_max=20_000, radius=r, n_start=64),
                                indices=range(TRIALS))
     true_radius = sigma * norm.ppf(p_a)
     wrong = sum(c.prediction not in (ABSTAIN, 1) or c.radius > true_radius for c in certs)
@@ -104,7 +103,7 @@ def test_full_radius_coverage(p_a):
     alpha = 0.05
     model, x, sigma = linear_setup(p_a)
     smooth = Smooth(model, 2, sigma, batch_size=8192, seed=6)
-    certs = certify_sequential(smooth, x, 20, alpha, SequentialConfig(n_max=5000, n_start=64),
+    certs = smooth.certify_sequential(x, 20, alpha, SequentialConfig(n_max=5000, n_start=64),
                                indices=range(TRIALS))
     true_radius = sigma * norm.ppf(p_a)
     wrong = sum(c.prediction not in (ABSTAIN, 1) or c.radius > true_radius for c in certs)
@@ -119,7 +118,7 @@ def test_all_correct_inputs_stay_under_the_ceiling_of_every_valid_procedure(tole
     model, x, sigma = linear_setup(1.0 - 1e-12)  # p_A = 1 up to float: every sample is class 1
     alpha, cap = 0.001, 20_000
     smooth = Smooth(model, 2, sigma, seed=2)
-    cert = certify_sequential(smooth, x[:1], 20, alpha, SequentialConfig(n_max=cap, tolerance=tolerance),
+    cert = smooth.certify_sequential(x[:1], 20, alpha, SequentialConfig(n_max=cap, tolerance=tolerance),
                               indices=[0])[0]
     assert cert.count_top == cert.n
     ceiling = sigma * norm.ppf(alpha ** (1 / cert.n))
@@ -134,20 +133,21 @@ def test_stops_early_below_target_and_matches_batched_vs_single():
     model, x, sigma = linear_setup(0.6)
     smooth = Smooth(model, 2, sigma, seed=1)
     cfg = SequentialConfig(n_max=50_000, radius=0.5)
-    certs = certify_sequential(smooth, x[:3], 20, 0.01, cfg, indices=[10, 11, 12])
+    certs = smooth.certify_sequential(x[:3], 20, 0.01, cfg, indices=[10, 11, 12])
     assert all(c.stop == BELOW_TARGET and c.n < 5000 for c in certs)
-    single = [certify_sequential(Smooth(model, 2, sigma, seed=1, batch_size=77), x[:1], 20, 0.01, cfg,
+    single = [Smooth(model, 2, sigma, seed=1, batch_size=77).certify_sequential(x[:1], 20, 0.01, cfg,
                                  indices=[10 + i])[0] for i in range(3)]
     assert single == certs
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"n_max": 0}, {"growth": 1.0}, {"radius": -1.0}, {"tolerance": 0.0}, {"n_start": 0}]
+    "kwargs", [{"n_max": 0}, {"growth": 1.0}, {"radius": -1.0}, {"tolerance": 0.0}, {"n_start": 0},
+               {"radius": 0.5, "tolerance": 0.01}]
 )
 def test_bad_config(kwargs):
     model, x, sigma = linear_setup(0.9)
     with pytest.raises(InvalidArgumentError):
-        certify_sequential(Smooth(model, 2, sigma), x[:1], 10, 0.01, SequentialConfig(**kwargs))
+        Smooth(model, 2, sigma).certify_sequential(x[:1], 10, 0.01, SequentialConfig(**kwargs))
 
 
 def test_cli_sequential_columns(tmp_path):

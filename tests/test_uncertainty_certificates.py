@@ -15,8 +15,9 @@ from scipy.stats import binom, norm
 from torch import nn
 
 from smoothcert import ABSTAIN, GaussianNoise, Smooth
-from smoothcert.certificates.uncertainty import certify_uncertainty, uncertainty_certificates
+from smoothcert.certificates.uncertainty import uncertainty_certificates
 from smoothcert.uncertainty import UncertaintyOutcome
+from smoothcert.uncertainty.certify import certify_uncertainty
 
 from .known import Buckets
 

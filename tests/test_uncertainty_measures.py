@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from smoothcert import GaussianNoise, InputError, InvalidArgumentError, Smooth
+from smoothcert.engine import Engine
 from smoothcert.sampling import ESTIMATION
 from smoothcert.uncertainty import (
     Ensemble,
@@ -133,17 +134,19 @@ def test_threshold_for_rate_rejects_at_most_the_rate_and_is_smallest():
 
 
 def test_noisy_pass_sees_the_engines_noise():
-    """The scoring pass, on the same stream, counts exactly the ⊥ the engine counts."""
+    """The scoring pass, on the same stream and engine, counts exactly the ⊥ the engine counts: both reduce
+    the same forward passes (Engine.batches), so the equality below compares one computation with itself."""
     model, x = small_cnn(0), torch.rand(6, 1, 8, 8)
     noise = GaussianNoise(0.5)
-    kwargs = dict(seed=4, indices=range(6), stream=ESTIMATION, batch_size=700)
-    first = noisy_uncertainty(model, x, noise, 900, ["entropy", "margin"], 10, keep_samples=True, **kwargs)
+    engine = Engine(model, batch_size=700)
+    kwargs = dict(seed=4, indices=range(6), stream=ESTIMATION)
+    first = noisy_uncertainty(engine, x, noise, 900, ["entropy", "margin"], 10, keep_samples=True, **kwargs)
     tau = float(np.median(first.samples[:, :, 0]))
     om = UncertaintyOutcome(10, "entropy", tau, keep_class=False)
-    counts = Smooth(model, 10, 0.5, seed=4, batch_size=700, outcome_map=om).sample_counts(x, 900, range(6), ESTIMATION)
+    counts = Smooth(engine, 10, 0.5, seed=4, outcome_map=om).sample_counts(x, 900, range(6), ESTIMATION)
     assert 0 < counts[:, 10].sum() < 6 * 900
     np.testing.assert_array_equal((first.samples[:, :, 0] > tau).sum(axis=1), counts[:, 10])
-    second = noisy_uncertainty(model, x, noise, 900, ["entropy", "margin"], 10, taus=[tau, 0.9], **kwargs)
+    second = noisy_uncertainty(engine, x, noise, 900, ["entropy", "margin"], 10, taus=[tau, 0.9], **kwargs)
     np.testing.assert_array_equal(np.round(second.rejected[:, 0] * 900).astype(int), counts[:, 10])
     np.testing.assert_allclose(second.mean, first.samples.mean(axis=1))
     assert np.isnan(first.rejected).all()

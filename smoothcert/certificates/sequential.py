@@ -1,36 +1,36 @@
-"""Sequential CERTIFY: sample in rounds and stop as soon as the answer is settled, α guarantee intact.
+"""Sequential CERTIFY's rules: when to stop sampling, and the certificate at the stop. Numbers only.
+
+The sampling rounds themselves are :meth:`smoothcert.smooth.Smooth.certify_sequential`; this module decides,
+from the counts so far, which inputs are settled.
 
 The selection step is Cohen et al.'s (ĉ_A from n0 samples). Estimation then draws rounds of fresh samples
 n_1 < n_2 < … (geometric, capped at ``n_max``) and after each round reads the ends of an anytime-valid
 confidence sequence for p_A (:mod:`smoothcert.confseq`). Because the sequence holds at every n at once, the
 bounds may be read at the data-dependent stopping time. Two modes:
 
-- **preset radius r**: certified at r ⟺ p_A > Φ(r/σ). Stop as soon as the lower end exceeds Φ(r/σ)
+- **preset radius r**: certified at r ⟺ p_A > p_r = ``noise.probability_for_radius(r)`` (Φ(r/σ) for
+  Gaussian noise). Stop as soon as the lower end exceeds p_r
   (certified), the upper end falls to or below it (cannot be certified at r), or the cap is reached.
 - **full radius**: stop when more samples, up to the cap, cannot raise the radius by more than
   ``tolerance``, judged optimistically (future successes at the rate of the upper end); or when the upper end
   is below ½ (abstain); or at the cap.
 
-Either way the reported radius is σ Φ⁻¹(lower end) at the stop, and with probability ≥ 1 − α the returned
-class is g(x) and g is constant within that radius (docs/fast_certification.md).
+Either way the reported radius is ``noise.certified_radius(lower end)`` at the stop, and with probability
+≥ 1 − α the returned class is g(x) and g is constant within that radius (docs/fast_certification.md).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from scipy.stats import norm
 
-from .. import sampling
 from ..confseq import PRIOR_A, PRIOR_B, confidence_sequence
 from ..errors import InvalidArgumentError
-from ..noise import GaussianNoise
-from ..smooth import ABSTAIN, Smooth, check_count
-from ..stats import check_alpha
+from ..noise import Noise
+from ..validate import check_count
+from .cohen import ABSTAIN
 
 #: Why an input stopped sampling.
 CERTIFIED, BELOW_TARGET, CONVERGED, ABSTAINED, CAP = "certified", "below_target", "converged", "abstain", "cap"
@@ -42,9 +42,9 @@ class SequentialConfig:
 
     Attributes:
         n_max: cap on estimation samples per input.
-        radius: preset radius r (input units), or None for the full-radius mode.
+        radius: preset radius r (input units, the noise's norm), or None for the full-radius mode.
         tolerance: full-radius mode: stop when the cap could raise the radius by at most this (input units);
-            None means 0.02·σ.
+            None means 0.02 × the noise's scale (0.02·σ).
         n_start: samples in the first round; later rounds grow by ``growth`` up to the cap.
         growth: ratio of successive cumulative sample sizes (> 1).
         prior: (a, b) of the Beta mixing prior of the confidence sequence.
@@ -66,6 +66,8 @@ class SequentialConfig:
             raise InvalidArgumentError(f"preset radius must be a finite number >= 0, got {self.radius}")
         if self.tolerance is not None and not (math.isfinite(self.tolerance) and self.tolerance > 0):
             raise InvalidArgumentError(f"tolerance must be > 0, got {self.tolerance}")
+        if self.radius is not None and self.tolerance is not None:
+            raise InvalidArgumentError("a tolerance applies to the full-radius mode only, not with a preset radius")
         return self
 
     def schedule(self) -> list[int]:
@@ -82,7 +84,7 @@ class SequentialCertificate:
 
     Attributes:
         prediction: ĉ_A, or ABSTAIN (−1) when the lower end of the sequence is below ½ at the stop.
-        radius: σ Φ⁻¹(p_a_lower) (input units), 0 when abstaining.
+        radius: noise.certified_radius(p_a_lower) (input units), 0 when abstaining.
         p_a_lower, p_a_upper: ends of the confidence sequence for p_A at the stop.
         count_top: n_A among the n estimation samples used.
         n0, n: selection samples and estimation samples used.
@@ -101,83 +103,61 @@ class SequentialCertificate:
     stop: str
 
 
-def certify_sequential(
-    smooth: Smooth,
-    x: torch.Tensor,
-    n0: int,
-    alpha: float,
-    config: SequentialConfig = SequentialConfig(),
-    *,
-    indices: Sequence[int] | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> list[SequentialCertificate]:
-    """Sequential CERTIFY for each input of ``x`` [B, *input_shape] (Gaussian noise only).
+class StoppingRule:
+    """The decision after each round, for one (config, noise, α): bounds and stop reasons from counts.
 
-    Inputs are sampled together, round after round, while any is undecided; the rounds are the same for every
-    input, so results do not depend on batching. ``indices`` seed each input (default: the smoother's counter).
+    Args:
+        config: the validated :class:`SequentialConfig`.
+        noise: gives the radius of a bound and the bound a preset radius needs.
+        alpha: failure probability of the confidence sequence (anytime-valid, so read at any stop).
     """
-    n0 = check_count("n0", n0)
-    alpha = check_alpha(alpha)
-    config = config.validate()
-    if not isinstance(smooth.noise, GaussianNoise):
-        raise InvalidArgumentError("sequential certification supports Gaussian noise only")
-    sigma = smooth.noise.sigma
-    ids = smooth._indices(len(x), indices)
-    counts0 = smooth.sample_counts(x, n0, ids, sampling.SELECTION, progress)
-    guess = counts0[:, : smooth.num_classes].argmax(axis=1)
-    gens = smooth.generators(ids, sampling.ESTIMATION)
-    a, b = config.prior
-    target = norm.cdf(config.radius / sigma) if config.radius is not None else None
-    tolerance = config.tolerance if config.tolerance is not None else 0.02 * sigma
 
-    num = len(ids)
-    k = np.zeros(num, dtype=np.int64)
-    n = np.zeros(num, dtype=np.int64)
-    lower, upper = np.zeros(num), np.ones(num)
-    stop = np.array([""] * num, dtype=object)
-    for size in config.schedule():
-        active = np.flatnonzero(stop == "")
-        if len(active) == 0:
-            break
-        counts = smooth.count(x[active], (size - n[active]).tolist(), [gens[i] for i in active], progress)
-        k[active] += counts[np.arange(len(active)), guess[active]]
-        n[active] = size
-        lower[active], upper[active] = confidence_sequence(k[active], n[active], alpha, a, b)
-        for i in active:
-            stop[i] = _decide(lower[i], upper[i], k[i], n[i], config.n_max, sigma, target, tolerance, alpha, a, b)
-    radius = np.where(lower >= 0.5, smooth.noise.certified_radius(lower), 0.0)
-    return [
-        SequentialCertificate(
-            prediction=int(guess[i]) if lower[i] >= 0.5 else ABSTAIN,
-            radius=float(radius[i]),
-            p_a_lower=float(lower[i]),
-            p_a_upper=float(upper[i]),
-            count_top=int(k[i]),
-            n0=n0,
-            n=int(n[i]),
-            guess=int(guess[i]),
-            stop=str(stop[i]),
-        )
-        for i in range(num)
-    ]
+    def __init__(self, config: SequentialConfig, noise: Noise, alpha: float) -> None:
+        self.config = config.validate()
+        self.noise = noise
+        self.alpha = alpha
+        self.target = noise.probability_for_radius(config.radius) if config.radius is not None else None
+        self.tolerance = config.tolerance if config.tolerance is not None else 0.02 * noise.scale
+        if self.target is None and not math.isfinite(self.tolerance):
+            raise InvalidArgumentError(f"{type(noise).__name__} has no scale: give the tolerance explicitly")
 
+    def bounds(self, k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ends (lower, upper) of the confidence sequence for p_A after k successes in n samples [B]."""
+        return confidence_sequence(k, n, self.alpha, *self.config.prior)
 
-def _decide(lower, upper, k, n, n_max, sigma, target, tolerance, alpha, a, b) -> str:
-    """The stop reason for one input after a round, or "" to keep sampling."""
-    if target is not None:
-        if lower > target:
-            return CERTIFIED
-        if upper <= target:
-            return BELOW_TARGET
-    else:
-        if upper < 0.5:
-            return ABSTAINED
-        if n < n_max:
-            # Most the cap could give: the remaining samples all succeed at the upper end's rate.
-            k_best = min(n_max, k + math.ceil(upper * (n_max - n)))
-            best_lower, _ = confidence_sequence(k_best, n_max, alpha, a, b)
-            now = sigma * norm.ppf(lower) if lower > 0.5 else 0.0
-            best = sigma * norm.ppf(best_lower[()]) if best_lower[()] > 0.5 else 0.0
-            if best - now <= tolerance:
-                return CONVERGED
-    return CAP if n >= n_max else ""
+    def radius(self, lower: np.ndarray) -> np.ndarray:
+        """The radius a lower end certifies [B]: 0 below ½."""
+        lower = np.asarray(lower, dtype=np.float64)
+        return np.where(lower > 0.5, self.noise.certified_radius(lower), 0.0)
+
+    def stops(self, k: np.ndarray, n: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+        """Stop reason of each input [B] (object array of str), "" where sampling goes on."""
+        k, n = np.asarray(k, dtype=np.int64), np.asarray(n, dtype=np.int64)
+        out = np.full(len(k), "", dtype=object)
+        n_max = self.config.n_max
+        if self.target is not None:
+            out[lower > self.target] = CERTIFIED
+            out[(out == "") & (upper <= self.target)] = BELOW_TARGET
+        else:
+            out[upper < 0.5] = ABSTAINED
+            open_ = np.flatnonzero((out == "") & (n < n_max))
+            if len(open_):
+                # Most the cap could give: the remaining samples all succeed at the upper end's rate.
+                k_best = np.minimum(n_max, k[open_] + np.ceil(upper[open_] * (n_max - n[open_])).astype(np.int64))
+                best_lower, _ = confidence_sequence(k_best, np.full(len(open_), n_max), self.alpha,
+                                                    *self.config.prior)
+                gain = self.radius(best_lower) - self.radius(lower[open_])
+                out[open_[gain <= self.tolerance]] = CONVERGED
+        out[(out == "") & (n >= n_max)] = CAP
+        return out
+
+    def certificates(self, guess: np.ndarray, k: np.ndarray, n: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                     stop: np.ndarray, n0: int) -> list[SequentialCertificate]:
+        """The certificates at the stops: ĉ_A with radius(lower) where lower ≥ ½, else abstain."""
+        radius = self.radius(lower)
+        certified = np.asarray(lower) >= 0.5
+        return [SequentialCertificate(prediction=int(guess[i]) if certified[i] else ABSTAIN,
+                                      radius=float(radius[i]) if certified[i] else 0.0,
+                                      p_a_lower=float(lower[i]), p_a_upper=float(upper[i]), count_top=int(k[i]),
+                                      n0=int(n0), n=int(n[i]), guess=int(guess[i]), stop=str(stop[i]))
+                for i in range(len(guess))]

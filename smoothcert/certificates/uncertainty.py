@@ -30,17 +30,15 @@ R_ii_top2 ≥ R_i_top2; at τ = ∞ (no ⊥) R_i = R_ii = Cohen's radius.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
-import torch
 
-from .. import sampling
 from ..errors import InvalidArgumentError
 from ..noise import Noise
-from ..smooth import ABSTAIN, Smooth, check_count
-from ..stats import bonferroni, check_alpha, clopper_pearson_lower, clopper_pearson_upper
+from ..stats import bonferroni, clopper_pearson_lower, clopper_pearson_upper
+from ..validate import check_alpha
+from .cohen import ABSTAIN
 
 
 @dataclass(frozen=True)
@@ -184,53 +182,3 @@ def uncertainty_certificates(
         count_i=count_i, count_ii=count_ii, count_cohen=count_cohen, count_uncertain=count_uncertain,
         frac_uncertain=count_uncertain / n, n0=n0, n=n,
     )  # fmt: skip
-
-
-def outcome_map_of(smooth: Smooth):
-    """The :class:`~smoothcert.uncertainty.outcome.UncertaintyOutcome` of ``smooth``, or raise."""
-    from ..uncertainty.outcome import UncertaintyOutcome
-
-    om = smooth.outcome_map
-    if not isinstance(om, UncertaintyOutcome):
-        raise InvalidArgumentError("uncertainty-aware certification needs Smooth(..., outcome_map="
-                                   f"UncertaintyOutcome(...)), got {type(om).__name__}")
-    if om.num_classes != smooth.num_classes:
-        raise InvalidArgumentError(f"the outcome map has {om.num_classes} classes, Smooth has {smooth.num_classes}")
-    return om
-
-
-def certify_uncertainty(
-    smooth: Smooth,
-    x: torch.Tensor,
-    n0: int,
-    n: int,
-    alpha: float,
-    *,
-    indices: Sequence[int] | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> list[UncertaintyCertificates]:
-    """Certify each input of x [B, *input_shape] with the uncertainty-aware base classifier of ``smooth``.
-
-    ``smooth.outcome_map`` must be an ``UncertaintyOutcome``; one selection pass (n0 samples, stream
-    SELECTION) and one estimation pass (n samples, stream ESTIMATION) give the certificates for every τ of
-    the map. ``indices`` (default 0 … B−1) seed each input's noise exactly as ``Smooth.certify_batch`` does,
-    so at τ = ∞ the Cohen radius here equals ``certify_batch``'s.
-
-    Returns:
-        one :class:`UncertaintyCertificates` per τ of the outcome map (each certificate valid on its own).
-    """
-    om = outcome_map_of(smooth)
-    n0, n, alpha = check_count("n0", n0), check_count("n", n), check_alpha(alpha)
-    ids = list(range(len(x))) if indices is None else [int(i) for i in indices]
-    if len(ids) != len(x):
-        raise InvalidArgumentError(f"got {len(ids)} indices for {len(x)} inputs")
-    counts0 = smooth.sample_counts(x, n0, ids, sampling.SELECTION, progress)
-    counts = smooth.sample_counts(x, n, ids, sampling.ESTIMATION, progress)
-    out = []
-    for k in range(len(om.taus)):
-        sel_c, sel_u = om.split(counts0, k)
-        est_c, est_u = om.split(counts, k)
-        if sel_u is None:  # C + 1 layout: the ⊥ counts are the last column
-            sel_u, est_u = counts0[:, om.num_classes], counts[:, om.num_classes]
-        out.append(uncertainty_certificates(sel_c, sel_u, est_c, est_u, alpha, smooth.noise))
-    return out

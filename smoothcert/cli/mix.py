@@ -176,7 +176,7 @@ def certify_cmd(**o) -> None:
     """Certified accuracy of the mixture with the smoothed noise-trained model, against α (sound and plug-in)."""
     from ..experiments.mixing import CertifyPlan, certify_run
     from ..mixing.certify import check_mixing_alpha
-    from ..stats import check_alpha
+    from ..validate import check_alpha
 
     check_alpha(o["alpha_conf"])
     alphas = parse_floats(o["alphas"], "--alphas")

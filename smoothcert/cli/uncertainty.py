@@ -128,6 +128,7 @@ IGNORED = NOT_RESULT_OPTIONS
 
 
 def _build(opts: dict, taus_given: list[float] | None, rates: list[float] | None):
+    from ..engine import Engine
     from ..noise import GaussianNoise
     from ..pipeline import select_indices
     from ..smooth import Smooth
@@ -136,19 +137,15 @@ def _build(opts: dict, taus_given: list[float] | None, rates: list[float] | None
     set_threads(opts.get("threads"))
     device = pick_device(opts["device"])
     model, members, info, data, num_classes = _load(opts, device)
-    opts["batch_size"] = parse_batch_size(str(opts["batch_size"]))
-    if opts["batch_size"] == "auto":  # measured eagerly: calibration passes need it before the Smooth exists
-        from ..accelerate import engine_model, tune_batch_size
-
-        probe = engine_model(model, opts.get("precision", "fp32"))
-        opts["batch_size"] = tune_batch_size(probe, data.input_shape, device)
+    engine = Engine(model, device=device, compile=opts["compile_model"], precision=opts.get("precision", "fp32"),
+                    batch_size=parse_batch_size(str(opts["batch_size"])))
+    # Calibration passes run before the certification: the engine measures its batch size once, for both.
+    opts["batch_size"] = engine.batch_size_for(data.input_shape)
     selected = select_indices(len(data.x_test), opts["skip"], opts["max_inputs"])
     noise = GaussianNoise(opts["sigma"])
     taus, calibration = resolve_taus(opts, model, members, data, num_classes, selected, noise, rates, taus_given)
     outcome = UncertaintyOutcome(num_classes, opts["measure"], taus, members=members)
-    smooth = Smooth(model, num_classes, noise=noise, batch_size=opts["batch_size"], seed=opts["seed"],
-                    outcome_map=outcome, device=device, compile=opts["compile_model"],
-                    precision=opts.get("precision", "fp32"))
+    smooth = Smooth(engine, num_classes, noise=noise, seed=opts["seed"], outcome_map=outcome)
     context = _context(opts, device, data, selected, info, smooth, calibration)
     arguments = {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items() if k not in IGNORED}
     return smooth, data, selected, context, arguments, taus
@@ -207,14 +204,17 @@ def certify_command(**opts) -> None:
 
 
 def _summarize_sweep(paths: list[Path], out_dir: Path, title: str) -> Path:
-    from ..analysis import markdown_table, read_results, tsv_table
-    from ..analysis.uncertainty import SWEEP_HEADER, format_rows, radius_comparison, sweep_rows
+    from ..analysis import read_results
+    from ..analysis.uncertainty import SWEEP_HEADER, radius_comparison, sweep_rows
+    from ..document import Table
+    from ..report.tables import render_table
     from ..report.uncertainty_plots import plot_tau_sweep, plot_uncertainty_radii
 
     runs = {p.stem.removeprefix("tau_"): read_results(p) for p in paths}
     rows = sweep_rows(runs)
-    (out_dir / "summary.md").write_text(markdown_table(SWEEP_HEADER, format_rows(rows)))
-    (out_dir / "summary.tsv").write_text(tsv_table(SWEEP_HEADER, rows))
+    table = Table(SWEEP_HEADER, rows)
+    (out_dir / "summary.md").write_text(render_table(table, "markdown"))
+    (out_dir / "summary.tsv").write_text(render_table(table, "tsv"))
     points = []
     for label, res in runs.items():
         c = radius_comparison(res)
@@ -281,9 +281,9 @@ def sweep_command(**opts) -> None:
 @click.option("--quiet", is_flag=True)
 def ood_command(**opts) -> None:
     """OOD detection: AUROC of clean u, mean u under noise and ⊥ fraction under noise, test data vs OOD sets."""
-    from ..analysis import markdown_table, tsv_table
-    from ..analysis.uncertainty import format_rows
+    from ..document import Table
     from ..noise import GaussianNoise
+    from ..report.tables import render_table
     from ..report.uncertainty_plots import plot_ood_roc
     from ..uncertainty import calibrate_tau
     from ..uncertainty.ood import auroc_rows, make_ood_sets, read_scores, score_sets
@@ -318,8 +318,9 @@ def ood_command(**opts) -> None:
                        context=context)
     scores = read_scores(scores_path)
     header, rows = auroc_rows(scores, "test", measures)
-    (out_dir / "auroc.md").write_text(markdown_table(header, format_rows(rows)))
-    (out_dir / "auroc.tsv").write_text(tsv_table(header, rows))
+    table = Table(header, rows)
+    (out_dir / "auroc.md").write_text(render_table(table, "markdown"))
+    (out_dir / "auroc.tsv").write_text(render_table(table, "tsv"))
     (out_dir / "taus.json").write_text(json.dumps(dict(zip(measures, taus, strict=True)), indent=2) + "\n")
     for m in measures:
         for kind in ("clean", "mean_u", "frac_uncertain"):

@@ -36,7 +36,6 @@ from smoothcert import sampling
 from smoothcert.analysis.audit.disparity import (
     ClassMetrics,
     audit_dataset,
-    binomial_test_half,
     class_metrics,
     disparity,
     largest_losses,
@@ -57,12 +56,16 @@ from smoothcert.analysis.audit.shrinkage import (
     vanishing_sigma,
 )
 from smoothcert.analysis.results import read_results
-from smoothcert.analysis.tables import markdown_table, tsv_table
+from smoothcert.certificates.cohen import predict_counts
+from smoothcert.document import Block, Document, Figure, Paragraph, Section, Table
+from smoothcert.engine import Engine
 from smoothcert.errors import InvalidArgumentError
 from smoothcert.noise import GaussianNoise
-from smoothcert.runs import check_resumable, write_manifest
-from smoothcert.smooth import ABSTAIN, Smooth
-from smoothcert.stats import check_alpha
+from smoothcert.report.markdown import write_markdown
+from smoothcert.report.tables import render_table
+from smoothcert.runs import check_resumable, earlier_runs, write_manifest
+from smoothcert.smooth import Smooth
+from smoothcert.validate import check_alpha
 
 __all__ = [
     "AuditConfig",
@@ -160,16 +163,16 @@ class AuditConfig:
 # --- small helpers ----------------------------------------------------------------------------------------
 
 def _write_table(out: Path, name: str, header: Sequence[str], rows: Sequence[Sequence], data: object | None = None,
-                 decimals: int = 3) -> str:
-    """tables/NAME.md and .tsv (and .json when ``data`` is given); returns the markdown."""
+                 decimals: int = 3) -> Table:
+    """tables/NAME.md and .tsv (and .json when ``data`` is given); returns the table, for the report."""
     folder = out / "tables"
     folder.mkdir(parents=True, exist_ok=True)
-    text = markdown_table(header, rows, decimals)
-    (folder / f"{name}.md").write_text(text)
-    (folder / f"{name}.tsv").write_text(tsv_table(header, rows, decimals))
+    table = Table(header, rows, decimals=decimals)
+    (folder / f"{name}.md").write_text(render_table(table, "markdown"))
+    (folder / f"{name}.tsv").write_text(render_table(table, "tsv"))
     if data is not None:
         (folder / f"{name}.json").write_text(json.dumps(data, indent=1, default=_json_default) + "\n")
-    return text
+    return table
 
 
 def _json_default(value: object) -> object:
@@ -186,8 +189,9 @@ def _fig(out: Path, name: str) -> Path:
     return out / "figures" / name
 
 
-def _rel(paths: Sequence[Path], out: Path) -> str:
-    return paths[0].relative_to(out).as_posix()
+def _figure(paths: Sequence[Path], out: Path, alt: str) -> Figure:
+    """The report's figure of a plot written as ``paths`` (PNG first), relative to the audit folder."""
+    return Figure(paths[0].relative_to(out).as_posix(), alt)
 
 
 def _sigma_name(sigma: float) -> str:
@@ -248,21 +252,21 @@ def train_models(config: AuditConfig, data, out: Path, *, progress: bool = True,
 
 def _smooths(models: Mapping[str, tuple[nn.Module, float]], num_classes: int, input_shape: tuple[int, ...],
              config: AuditConfig) -> tuple[dict, int]:
-    """One Smooth per model (its compiled forward pass is shared by every σ: only the noise changes), and the
-    batch size used."""
-    smooths = {key: Smooth(model, num_classes, config.sigmas[0], batch_size=config.batch_size, seed=config.seed,
-                           device=config.device, compile=config.compile)
-               for key, (model, _) in models.items()}
-    # "auto" is measured once, on the first model: the audit's models share an architecture.
-    batch_size = next(iter(smooths.values())).resolve_batch_size(input_shape)
-    for smooth in smooths.values():
-        smooth.batch_size = batch_size
+    """One Smooth per model, each around its own engine (its compiled forward pass is shared by every σ:
+    :func:`_at_sigma` changes only the noise), and the batch size used."""
+    batch_size = config.batch_size
+    smooths = {}
+    for key, (model, _) in models.items():
+        engine = Engine(model, device=config.device, compile=config.compile, batch_size=batch_size)
+        # "auto" is measured once, on the first model: the audit's models share an architecture.
+        batch_size = engine.batch_size_for(input_shape)
+        smooths[key] = Smooth(engine, num_classes, config.sigmas[0], seed=config.seed)
     return smooths, batch_size
 
 
 def _at_sigma(smooth: Smooth, sigma: float) -> Smooth:
-    smooth.noise = GaussianNoise(sigma)
-    return smooth
+    """The same classifier and engine smoothed at σ."""
+    return smooth.with_noise(GaussianNoise(sigma))
 
 
 # --- 1. class-wise disparity ------------------------------------------------------------------------------
@@ -270,7 +274,7 @@ def _at_sigma(smooth: Smooth, sigma: float) -> Smooth:
 def run_disparity(smooths: Mapping[str, Smooth], families: Mapping[str, Sequence[tuple[float, str]]], data,
                   indices: Sequence[int], config: AuditConfig, out: Path, *, progress: bool = True,
                   echo: Echo = print, fingerprint: Mapping[str, object] | None = None,
-                  ) -> tuple[dict[str, list[ClassMetrics]], str]:
+                  ) -> tuple[dict[str, list[ClassMetrics]], Section]:
     """Per-class audit of each (family, σ, model) into ``out/samples``, then tables and figures.
 
     Args:
@@ -279,7 +283,7 @@ def run_disparity(smooths: Mapping[str, Smooth], families: Mapping[str, Sequence
         indices: test inputs to audit.
         fingerprint: extra values every per-σ file's arguments must match on resume (e.g. training settings).
     Returns:
-        (family → [ClassMetrics per σ], markdown section).
+        (family → [ClassMetrics per σ], report section).
     """
     results: dict[str, list[ClassMetrics]] = {}
     for family, pairs in families.items():
@@ -303,11 +307,11 @@ def run_disparity(smooths: Mapping[str, Smooth], families: Mapping[str, Sequence
 
 
 def disparity_report(results: Mapping[str, Sequence[ClassMetrics]], class_names: Sequence[str], out: Path,
-                     title: str = "") -> str:
-    """Tables (per class, disparity, side by side) and figures of the disparity audit; returns markdown."""
+                     title: str = "") -> Section:
+    """Tables (per class, disparity, side by side) and figures of the disparity audit; returns its section."""
     from smoothcert.report.audit_plots import plot_class_heatmap, plot_disparity_vs_sigma, plot_per_class_vs_sigma
 
-    parts = ["## 1. Class-wise disparity", ""]
+    per_class: list[Section] = []
     metric_names = {"base_clean": "base, clean", "base_noisy": "base, noisy", "smoothed": "smoothed (PREDICT)",
                     "vote": "smoothed (vote)"}
     disparity_rows, json_rows = [], []
@@ -321,10 +325,10 @@ def disparity_report(results: Mapping[str, Sequence[ClassMetrics]], class_names:
                          m.overall["base_clean"] - m.overall["smoothed"], *m.overall["certified"]])
             name = f"per_class_{family}_sigma_{_sigma_name(m.sigma)}"
             header = ["class", "n", "base clean", "base noisy", "smoothed", "abstain", "loss", *radii_header]
-            text = _write_table(out, name, header, rows, m.to_dict())
-            parts += [f"### {family}, σ = {m.sigma:g}: per class", "",
-                      "`smoothed` is PREDICT with abstentions counted wrong; `abstain` its abstention rate; "
-                      "`loss` = base clean − smoothed; `cert r` = certified accuracy (CERTIFY).", "", text]
+            table = _write_table(out, name, header, rows, m.to_dict())
+            per_class.append(Section(f"{family}, σ = {m.sigma:g}: per class", [
+                Paragraph("`smoothed` is PREDICT with abstentions counted wrong; `abstain` its abstention rate; "
+                          "`loss` = base clean − smoothed; `cert r` = certified accuracy (CERTIFY)."), table]))
             for key, label in metric_names.items():
                 d = disparity(getattr(m, key))
                 disparity_rows.append([family, m.sigma, label, d.mean, d.spread, d.std,
@@ -338,9 +342,9 @@ def disparity_report(results: Mapping[str, Sequence[ClassMetrics]], class_names:
     full = _write_table(out, "disparity", ["family", "σ", "metric", "class mean", "max − min", "std",
                                             "worst class (acc.)"], disparity_rows, json_rows)
 
-    class_tables = [_class_by_sigma(out, results, class_names, key, label)
-                    for key, label in (("smoothed", "smoothed accuracy (PREDICT, abstentions wrong)"),
-                                       ("base_noisy", "base accuracy under noise"))]
+    class_tables = [block for key, label in (("smoothed", "smoothed accuracy (PREDICT, abstentions wrong)"),
+                                             ("base_noisy", "base accuracy under noise"))
+                    for block in _class_by_sigma(out, results, class_names, key, label)]
 
     side_rows, side_json = [], []
     for family, metrics in results.items():
@@ -374,17 +378,19 @@ def disparity_report(results: Mapping[str, Sequence[ClassMetrics]], class_names:
     f2 = plot_class_heatmap(heat, class_names, _fig(out, "class_sigma_heatmap"), xlabel="smoothing σ",
                             title=f"{title}: accuracy per class, base (clean) and smoothed (PREDICT)")
     f3 = plot_disparity_vs_sigma(series, _fig(out, "disparity_vs_sigma"), title=f"{title}: class disparity")
-    parts[2:2] = ["Side by side (`smoothed` = PREDICT, abstentions wrong; disparity over classes):", "", side,
-                  f"![per-class accuracy against σ]({_rel(f1, out)})", "",
-                  f"![class × σ heatmap]({_rel(f2, out)})", "", f"![disparity against σ]({_rel(f3, out)})", "",
-                  *class_tables, "Disparity of every metric (`tables/disparity.md`):", "", full]
-    return "\n".join(parts)
+    return Section("1. Class-wise disparity", [
+        Paragraph("Side by side (`smoothed` = PREDICT, abstentions wrong; disparity over classes):"), side,
+        _figure(f1, out, "per-class accuracy against σ"), _figure(f2, out, "class × σ heatmap"),
+        _figure(f3, out, "disparity against σ"),
+        *class_tables, Paragraph("Disparity of every metric (`tables/disparity.md`):"), full,
+        *per_class,  # sub-sections last: in markdown, blocks after them would read as theirs
+    ])
 
 
 def _class_by_sigma(out: Path, results: Mapping[str, Sequence[ClassMetrics]], class_names: Sequence[str],
-                    key: str, label: str) -> str:
+                    key: str, label: str) -> list[Block]:
     """One class × (family, σ) table of metric ``key``, with the clean base accuracy of single-model families
-    first and rows for all inputs and the spread; returns its markdown with a heading line."""
+    first and rows for all inputs and the spread; returns it with its heading line."""
     header, columns = ["class"], []
     for family, ms in results.items():
         if len({m.model for m in ms}) == 1:
@@ -396,15 +402,14 @@ def _class_by_sigma(out: Path, results: Mapping[str, Sequence[ClassMetrics]], cl
     rows = [[name, *(col[c] for col, _ in columns)] for c, name in enumerate(class_names)]
     rows.append(["all", *(overall for _, overall in columns)])
     rows.append(["max − min", *(disparity(col).spread for col, _ in columns)])
-    text = _write_table(out, f"per_class_{key}", header, rows)
-    return f"Per class, {label}:\n\n{text}"
+    return [Paragraph(f"Per class, {label}:"), _write_table(out, f"per_class_{key}", header, rows)]
 
 
 # --- 4a. accuracy loss: matched and mismatched training noise ---------------------------------------------
 
 def run_accuracy_loss(smooths: Mapping[str, Smooth], train_sigmas: Mapping[str, float], data,
                       indices: Sequence[int], config: AuditConfig, out: Path, *, progress: bool = True,
-                      ) -> tuple[dict, str]:
+                      ) -> tuple[dict, Section]:
     """Natural accuracy of every model smoothed at every σ (majority vote of ``matrix_n`` copies; PREDICT at
     the same n beside it). Cells are cached in ``out/matrix`` and reused."""
     from smoothcert.report.audit_plots import plot_accuracy_loss
@@ -424,11 +429,9 @@ def run_accuracy_loss(smooths: Mapping[str, Smooth], train_sigmas: Mapping[str, 
             cell = json.loads(path.read_text()) if path.is_file() else None
             if cell is None or cell.get("arguments") != json.loads(json.dumps(arguments)):
                 counts = _at_sigma(smooth, sigma).sample_counts(x, config.matrix_n, list(indices),
-                                                               sampling.PREDICTION)[:, : data.num_classes]
-                top = counts.argmax(axis=1)
-                srt = np.sort(counts, axis=1)
-                pvalues = binomial_test_half(srt[:, -1], srt[:, -1] + srt[:, -2])
-                answered = np.where(pvalues <= config.alpha, top, ABSTAIN)
+                                                               sampling.PREDICTION)
+                prediction = predict_counts(counts, config.alpha, data.num_classes)  # PREDICT's one rule
+                top, answered = prediction.top, prediction.prediction
                 per_class = per_class_mean(y, top == y, data.num_classes)
                 cell = {"arguments": arguments, "vote_accuracy": float(np.mean(top == y)),
                         "predict_accuracy": float(np.mean(answered == y)),
@@ -441,31 +444,32 @@ def run_accuracy_loss(smooths: Mapping[str, Smooth], train_sigmas: Mapping[str, 
     bar.close()
     labels = [("no noise" if train_sigmas[k] == 0 else f"σ_train = {train_sigmas[k]:g}") for k in smooths]
     header = ["trained with", *(f"σ = {s:g}" for s in config.sigmas)]
-    text = _write_table(out, "accuracy_loss", header, [[lab, *row] for lab, row in zip(labels, vote, strict=True)],
+    table = _write_table(out, "accuracy_loss", header, [[lab, *row] for lab, row in zip(labels, vote, strict=True)],
                         {"models": list(smooths), "train_sigmas": [train_sigmas[k] for k in smooths],
                          "sigmas": list(config.sigmas), "vote_accuracy": vote, "predict_accuracy": predict,
                          "vote_spread": spread, "n": config.matrix_n})
-    text_p = _write_table(out, "accuracy_loss_predict", header,
+    table_p = _write_table(out, "accuracy_loss_predict", header,
                           [[lab, *row] for lab, row in zip(labels, predict, strict=True)])
-    text_s = _write_table(out, "accuracy_loss_spread", header,
+    table_s = _write_table(out, "accuracy_loss_spread", header,
                           [[lab, *row] for lab, row in zip(labels, spread, strict=True)])
     fig = plot_accuracy_loss(config.sigmas, dict(zip(labels, vote, strict=True)), _fig(out, "accuracy_loss"),
                              title=f"{data.name}: smoothed accuracy (majority of n = {config.matrix_n})")
-    parts = ["## 4a. Accuracy loss: matched and mismatched training noise", "",
-             f"Natural accuracy of the smoothed classifier (majority vote of n = {config.matrix_n} noisy copies) "
-             f"on {len(indices)} test inputs; rows: training noise, columns: smoothing σ.", "", text,
-             f"PREDICT at the same n (α = {config.alpha:g}, abstentions wrong):", "", text_p,
-             "Spread (max − min) of the per-class vote accuracy:", "", text_s,
-             f"![accuracy loss]({_rel(fig, out)})", ""]
+    section = Section("4a. Accuracy loss: matched and mismatched training noise", [
+        Paragraph(f"Natural accuracy of the smoothed classifier (majority vote of n = {config.matrix_n} noisy "
+                  f"copies) on {len(indices)} test inputs; rows: training noise, columns: smoothing σ."), table,
+        Paragraph(f"PREDICT at the same n (α = {config.alpha:g}, abstentions wrong):"), table_p,
+        Paragraph("Spread (max − min) of the per-class vote accuracy:"), table_s,
+        _figure(fig, out, "accuracy loss"),
+    ])
     return {"models": list(smooths), "sigmas": list(config.sigmas), "vote": vote.tolist(),
-            "predict": predict.tolist(), "spread": spread.tolist()}, "\n".join(parts)
+            "predict": predict.tolist(), "spread": spread.tolist()}, section
 
 
 # --- 2. shrinking regions, analytic -----------------------------------------------------------------------
 
 def run_shrinkage(out: Path, *, rho: float = 1.0, dims: Sequence[int] = (1, 2, 10, 50, 784),
                   angles: Sequence[float] = (15, 30, 45, 60, 75, 90), cone_dims: Sequence[int] = (2, 3, 10),
-                  mc: int = 100_000, seed: int = 0) -> tuple[dict, str]:
+                  mc: int = 100_000, seed: int = 0) -> tuple[dict, Section]:
     """Ball radius ρ_σ and σ_van for ``dims``, cone apex shifts and boundary offsets; tables and figures."""
     from smoothcert.report.audit_plots import plot_cone_shrink, plot_shrink_curves
 
@@ -492,15 +496,17 @@ def run_shrinkage(out: Path, *, rho: float = 1.0, dims: Sequence[int] = (1, 2, 1
     f1 = plot_shrink_curves(ratios, _fig(out, "shrink_ball"))
     f2 = plot_cone_shrink(apex, {k: (v.axial, v.base_radius, v.radius) for k, v in shapes.items()},
                           _fig(out, "shrink_cone"))
-    parts = ["## 2. Shrinking regions, analytic", "",
-             f"Ball B(0, ρ) ⊂ ℝ^d: the smoothed region is B(0, ρ_σ) (noncentral χ², root finding); it vanishes "
-             f"at σ_van = ρ/√median(χ²_d). ρ = {rho:g}.", "", ball, f"![ball shrink curves]({_rel(f1, out)})", "",
-             "Half-space: no shrink (P = ½ on the boundary). Cones of half-angle θ (d = 2: a wedge of angle 2θ): the "
-             f"smoothed region is σ·S₁, so the apex moves inward by a(θ, d)·σ (Monte Carlo, {mc:,} samples); far "
-             "from the apex the smoothed boundary approaches the base edge (in the figure: cross-section radius "
-             "against the position along the axis, both in units of σ):", "",
-             cone, f"![cone shrink]({_rel(f2, out)})", ""]
-    return {"ball": rows, "cone": cone_rows}, "\n".join(parts)
+    section = Section("2. Shrinking regions, analytic", [
+        Paragraph(f"Ball B(0, ρ) ⊂ ℝ^d: the smoothed region is B(0, ρ_σ) (noncentral χ², root finding); it "
+                  f"vanishes at σ_van = ρ/√median(χ²_d). ρ = {rho:g}."), ball,
+        _figure(f1, out, "ball shrink curves"),
+        Paragraph("Half-space: no shrink (P = ½ on the boundary). Cones of half-angle θ (d = 2: a wedge of angle "
+                  f"2θ): the smoothed region is σ·S₁, so the apex moves inward by a(θ, d)·σ (Monte Carlo, {mc:,} "
+                  "samples); far from the apex the smoothed boundary approaches the base edge (in the figure: "
+                  "cross-section radius against the position along the axis, both in units of σ):"),
+        cone, _figure(f2, out, "cone shrink"),
+    ])
+    return {"ball": rows, "cone": cone_rows}, section
 
 
 # --- 3. shrinking regions, empirical (2-D) ----------------------------------------------------------------
@@ -530,7 +536,7 @@ def _vanishing(model: nn.Module, cls: int, grid, sweep, n: int, seed: int, echo:
 def run_regions(out: Path, *, sigmas: Sequence[float] = tuple(np.round(np.arange(0.02, 0.261, 0.02), 3)),
                 shown: Sequence[float] = (0.06, 0.12, 0.16, 0.2), n: int = 256, resolution: int = 81,
                 epochs: int = 200, seed: int = 0, bisection_n: int = 8192, progress: bool = True,
-                echo: Echo = print) -> tuple[dict, str]:
+                echo: Echo = print) -> tuple[dict, Section]:
     """Train an MLP on a ball-inside-a-ring data set (2-D), sweep σ, measure the area of the bounded class
     and the σ at which it vanishes, and compare with the analytic ball of equal area; also the exact ball
     indicator of the data's ball. Smoothed regions are cached in ``out/synthetic`` (resumable)."""
@@ -614,20 +620,23 @@ def run_regions(out: Path, *, sigmas: Sequence[float] = tuple(np.round(np.arange
                  relative(measured["ball"], van_data)]]
     van = _write_table(out, "regions_vanishing", ["classifier", "ρ", "measured σ_van", "analytic ρ/√(2 ln 2)",
                                                   "relative difference"], van_rows, {"rows": van_rows}, decimals=4)
-    parts = ["## 3. Shrinking regions, empirical (2-D)", "",
-             f"Base MLP (hidden 64-64) trained without noise on {len(data.x_train)} points; clean test accuracy "
-             f"{info.test_accuracy:.3f}. Grid {resolution}×{resolution} on [0,1]², n = {n} noisy copies per point "
-             f"(plug-in majority). Base area of the ball class {base_area:.4f} (equal-area radius {rho_eq:.4f}).",
-             "", f"![regions]({_rel(f1, out)})", "", table, f"![areas]({_rel(f2, out)})", "",
-             f"σ at which the bounded class vanishes (bisection on σ, n = {bisection_n} per point):", "", van]
+    section = Section("3. Shrinking regions, empirical (2-D)", [
+        Paragraph(f"Base MLP (hidden 64-64) trained without noise on {len(data.x_train)} points; clean test "
+                  f"accuracy {info.test_accuracy:.3f}. Grid {resolution}×{resolution} on [0,1]², n = {n} noisy "
+                  f"copies per point (plug-in majority). Base area of the ball class {base_area:.4f} (equal-area "
+                  f"radius {rho_eq:.4f})."),
+        _figure(f1, out, "regions"), table, _figure(f2, out, "areas"),
+        Paragraph(f"σ at which the bounded class vanishes (bisection on σ, n = {bisection_n} per point):"), van,
+    ])
     return {"base_area": base_area, "rho_equivalent": rho_eq, "vanishing": measured,
-            "vanishing_analytic": {"mlp": van_eq, "ball": van_data}, "areas": rows}, "\n".join(parts)
+            "vanishing_analytic": {"mlp": van_eq, "ball": van_data}, "areas": rows}, section
 
 
 # --- 4b. feasible hypotheses --------------------------------------------------------------------------------
 
 def run_hypotheses(out: Path, *, sigmas: Sequence[float] = tuple(np.round(np.linspace(0, 0.8, 41), 3)),
-                   epsilons: Sequence[float] = (0.0, 0.02, 0.05, 0.1), m: int = 200, seed: int = 0) -> tuple[dict, str]:
+                   epsilons: Sequence[float] = (0.0, 0.02, 0.05, 0.1), m: int = 200, seed: int = 0
+                   ) -> tuple[dict, Section]:
     """Feasible intervals (1-D) and boxes (2-D) against σ, data labelled by a target in the class."""
     from smoothcert.report.audit_plots import plot_feasible_counts
 
@@ -651,13 +660,15 @@ def run_hypotheses(out: Path, *, sigmas: Sequence[float] = tuple(np.round(np.lin
         "sigmas": fc1.sigmas, "epsilons": fc1.epsilons, "intervals": fc1.counts, "boxes": fc2.counts,
         "intervals_best_error": fc1.best_error, "boxes_best_error": fc2.best_error, "m": m,
         "interval_target": [0.35, 0.65], "box_target": [[0.3, 0.7], [0.35, 0.65]]})
-    parts = ["## 4b. Feasible hypotheses under smoothing", "",
-             f"{m} points uniform in [0, 1] (and [0, 1]²), labelled by the interval [0.35, 0.65] (the box "
-             f"[0.3, 0.7] × [0.35, 0.65]). Hypotheses: intervals with endpoints on a 41-point grid; boxes with "
-             "sides on a 21-point grid. A hypothesis is feasible at σ when its smoothed version errs on at most a "
-             "share ε of the points.", "", table, f"![feasible hypotheses]({_rel(fig, out)})", ""]
+    section = Section("4b. Feasible hypotheses under smoothing", [
+        Paragraph(f"{m} points uniform in [0, 1] (and [0, 1]²), labelled by the interval [0.35, 0.65] (the box "
+                  f"[0.3, 0.7] × [0.35, 0.65]). Hypotheses: intervals with endpoints on a 41-point grid; boxes with "
+                  "sides on a 21-point grid. A hypothesis is feasible at σ when its smoothed version errs on at "
+                  "most a share ε of the points."),
+        table, _figure(fig, out, "feasible hypotheses"),
+    ])
     return {"intervals": fc1.counts.tolist(), "boxes": fc2.counts.tolist(), "sigmas": fc1.sigmas.tolist(),
-            "epsilons": list(epsilons)}, "\n".join(parts)
+            "epsilons": list(epsilons)}, section
 
 
 # --- the whole audit --------------------------------------------------------------------------------------
@@ -684,17 +695,15 @@ def run_audit(config: AuditConfig, out: str | Path, *, checkpoints: Mapping[str,
     # Settings that do not change any number are left out, so a resumed run may change them.
     arguments = {k: v for k, v in asdict(config).items() if k not in ("device", "threads", "batch_size", "compile")}
     arguments["checkpoints"] = {k: str(v) for k, v in (checkpoints or {}).items()}
-    earlier: list = []  # the timing of every earlier (resumed or interrupted) run of this folder
-    if (out / "manifest.json").is_file():
-        check_resumable(out / "manifest", arguments)
-        old = json.loads((out / "manifest.json").read_text())
-        earlier = [*old.get("earlier_runs", []),
-                   {k: old.get(k) for k in ("written", "status", "timing", "load_average", "threads", "batch_size")}]
+    check_resumable(out / "manifest", arguments)
+    # The timing of every earlier (resumed or interrupted) run of this folder.
+    earlier = earlier_runs(out / "manifest", keys=("written", "status", "timing", "load_average", "threads",
+                                                   "batch_size"))
     write_manifest(out / "manifest", arguments, status="running", earlier_runs=earlier)
     timing: dict[str, float] = {}
     load = {"start": list(os.getloadavg())}  # other work on the machine slows every timing
     started = time.perf_counter()
-    sections: list[str] = []
+    sections: list[Section] = []
     summary: dict = {"config": arguments}
 
     @contextlib.contextmanager
@@ -727,26 +736,26 @@ def run_audit(config: AuditConfig, out: str | Path, *, checkpoints: Mapping[str,
                 fingerprint = {"training": list(config.training()), "arch": config.arch,
                                "data_seed": config.data_seed}
             with stage("disparity"):
-                results, text = run_disparity(smooths, families, data, indices, config, out, progress=progress,
-                                              echo=echo, fingerprint=fingerprint)
-                sections.append(text)
+                results, section = run_disparity(smooths, families, data, indices, config, out, progress=progress,
+                                                 echo=echo, fingerprint=fingerprint)
+                sections.append(section)
                 summary["disparity"] = {f: [m.to_dict() for m in ms] for f, ms in results.items()}
             if config.matrix:
                 with stage("accuracy loss"):
-                    summary["accuracy_loss"], text = run_accuracy_loss(
+                    summary["accuracy_loss"], section = run_accuracy_loss(
                         smooths, {k: s for k, (_, s) in models.items()}, data, indices, config, out,
                         progress=progress)
-                    sections.append(text)
+                    sections.append(section)
             if config.synthetic:
                 with stage("shrinkage"):
-                    summary["shrinkage"], text = run_shrinkage(out, seed=config.seed)
-                    sections.append(text)
+                    summary["shrinkage"], section = run_shrinkage(out, seed=config.seed)
+                    sections.append(section)
                 with stage("regions"):
-                    summary["regions"], text = run_regions(out, seed=config.seed, progress=progress, echo=echo)
-                    sections.append(text)
+                    summary["regions"], section = run_regions(out, seed=config.seed, progress=progress, echo=echo)
+                    sections.append(section)
                 with stage("hypotheses"):
-                    summary["hypotheses"], text = run_hypotheses(out, seed=config.seed)
-                    sections.append(text)
+                    summary["hypotheses"], section = run_hypotheses(out, seed=config.seed)
+                    sections.append(section)
         status = "complete"
     finally:
         timing["total"] = round(time.perf_counter() - started, 2)
@@ -754,15 +763,17 @@ def run_audit(config: AuditConfig, out: str | Path, *, checkpoints: Mapping[str,
         write_manifest(out / "manifest", arguments, status=status, timing=timing, load_average=load,
                        threads=config.threads or torch.get_num_threads(), device=config.device,
                        batch_size=batch_size, earlier_runs=earlier)
-    header = [f"# Smoothing audit: {data.name}, {config.arch}", "",
-              f"Data: {data.split_note}. Audited test inputs: {len(indices)}. σ ∈ "
-              f"{{{', '.join(f'{s:g}' for s in config.sigmas)}}}; PREDICT and CERTIFY with n = {config.n:,} "
-              f"(CERTIFY selects with n0 = {config.n0}), α = {config.alpha:g}.",
-              f"Models: {', '.join(f'{k} (trained with σ = {s:g})' for k, (_, s) in models.items())}.",
-              "", "Time per stage (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items()) + ".",
-              *(f"Earlier run of this folder ({e.get('written')}, {e.get('status')}): "
-                f"{(e.get('timing') or {}).get('total', math.nan):.1f} s in all." for e in earlier), ""]
-    (out / "summary.md").write_text("\n".join([*header, *sections]))
+    runs = ["Time per stage (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items()) + ".",
+            *(f"Earlier run of this folder ({e.get('written')}, {e.get('status')}): "
+              f"{(e.get('timing') or {}).get('total', math.nan):.1f} s in all." for e in earlier)]
+    write_markdown(Document(f"Smoothing audit: {data.name}, {config.arch}", [
+        Paragraph(f"Data: {data.split_note}. Audited test inputs: {len(indices)}. σ ∈ "
+                  f"{{{', '.join(f'{s:g}' for s in config.sigmas)}}}; PREDICT and CERTIFY with n = {config.n:,} "
+                  f"(CERTIFY selects with n0 = {config.n0}), α = {config.alpha:g}.\n"
+                  f"Models: {', '.join(f'{k} (trained with σ = {s:g})' for k, (_, s) in models.items())}."),
+        Paragraph("\n".join(runs)),
+        *sections,
+    ]), out / "summary.md")
     summary["timing"], summary["load_average"] = timing, load
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default) + "\n")
     return summary

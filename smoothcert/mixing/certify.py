@@ -1,4 +1,4 @@
-"""Certificates of the mixed classifier when the robust model is a smoothed classifier (methods.md §5).
+"""Vote counts of the smoothed robust model for the mixed classifier's certificates (methods.md §5).
 
 The mixture is M(x) = argmax_c (1 − α)·g_c(x) + α·h_c(x), g_c ∈ [0, 1] the standard model's softmax and
 h_c(x) = P(f(x + ε) = c), ε ~ N(0, σ²I), the class probabilities of the smoothed hard-vote classifier. With
@@ -16,102 +16,33 @@ computed beside it to show what the bounds cost.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import norm
 
-from .. import sampling
-from ..errors import InvalidArgumentError, ResultsError
-from ..pipeline import run_into_files
-from ..smooth import Smooth, check_count
-from ..stats import bonferroni, check_alpha, clopper_pearson_lower, clopper_pearson_upper
+from ..certificates.cohen import select_class
+from ..certificates.mixture import (  # noqa: F401  (the mixture rules, re-exported for smoothcert.mixing)
+    BOUNDS,
+    KINDS,
+    RADII,
+    check_mixing_alpha,
+    lipschitz_radius,
+    mixture_mu,
+    mixture_radius,
+    plugin_estimates,
+    rs_radius,
+    simultaneous_bounds,
+)
+from ..errors import ResultsError
+from ..runs import run_into_files
+from ..smooth import Smooth
+from ..validate import check_count
 
-KINDS = ("rs", "lipschitz")
-BOUNDS = ("cp", "plugin")
 MIXTURE_COLUMNS = ("idx", "label", "guess", "runner_up", "count_guess", "count_runner_up", "n0", "n", "counts",
                    "time")
-
-
-def check_mixing_alpha(alpha: np.ndarray | float) -> np.ndarray:
-    a = np.asarray(alpha, dtype=np.float64)
-    if np.any(~np.isfinite(a)) or np.any(a < 0) or np.any(a > 1):
-        raise InvalidArgumentError(f"the mixing weight alpha must lie in [0, 1], got {alpha!r}")
-    return a
-
-
-def mixture_mu(alpha: np.ndarray | float) -> np.ndarray:
-    """μ = (1 − α)/α (∞ at α = 0)."""
-    a = check_mixing_alpha(alpha)
-    with np.errstate(divide="ignore"):
-        return np.where(a > 0, (1 - a) / np.where(a > 0, a, 1.0), np.inf)
-
-
-def rs_radius(p_y: np.ndarray, p_other: np.ndarray, alpha: np.ndarray | float, sigma: float) -> np.ndarray:
-    """σ/2 · max(0, Φ⁻¹(p_y/(1+μ)) − Φ⁻¹((p_other + μ)/(1+μ))), broadcast over inputs and α; 0 at α = 0.
-
-    p_y must be a lower bound on h_y(x) and p_other an upper bound on max_{c≠y} h_c(x) for a certificate.
-    At α = 1 this is Cohen et al.'s two-sided radius σ/2 (Φ⁻¹(p_y) − Φ⁻¹(p_other)).
-    """
-    mu = mixture_mu(alpha)
-    p_y, p_other = np.asarray(p_y, dtype=np.float64), np.asarray(p_other, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        finite = np.isfinite(mu)
-        m = np.where(finite, mu, 0.0)
-        r = 0.5 * sigma * (norm.ppf(p_y / (1 + m)) - norm.ppf((p_other + m) / (1 + m)))
-    r = np.where(finite, r, 0.0)
-    return np.maximum(np.nan_to_num(r, nan=0.0, neginf=0.0), 0.0)
-
-
-def lipschitz_radius(p_y: np.ndarray, p_other: np.ndarray, alpha: np.ndarray | float, sigma: float) -> np.ndarray:
-    """max(0, α(p_y − p_other) + α − 1)/(2α L) with L = √(2/π)/σ, the Lipschitz constant of each h_c; 0 at α = 0."""
-    a = check_mixing_alpha(alpha)
-    lip = math.sqrt(2 / math.pi) / sigma
-    gap = a * (np.asarray(p_y, dtype=np.float64) - np.asarray(p_other, dtype=np.float64)) + a - 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.where(a > 0, np.maximum(gap, 0.0) / (2 * np.where(a > 0, a, 1.0) * lip), 0.0)
-    return r
-
-
-RADII = {"rs": rs_radius, "lipschitz": lipschitz_radius}
-
-
-def simultaneous_bounds(count_y: np.ndarray, count_other: np.ndarray, n: np.ndarray | int,
-                        alpha_conf: float) -> tuple[np.ndarray, np.ndarray]:
-    """(p̲_y, p̄_{y'}) holding together with probability ≥ 1 − α_conf.
-
-    p̲_y is the one-sided Clopper–Pearson lower bound of count_y at level α_conf/2; p̄_{y'} is the smaller of the
-    upper bound of count_other (the largest count among classes ≠ y) at α_conf/2 and 1 − p̲_y. Both are valid
-    bounds on h_y and max_{c≠y} h_c on the same event, provided y was chosen independently of these counts.
-    """
-    level = bonferroni(check_alpha(alpha_conf), 2)
-    lower = clopper_pearson_lower(count_y, n, level)
-    upper = np.minimum(clopper_pearson_upper(count_other, n, level), 1.0 - lower)
-    return lower, upper
-
-
-def plugin_estimates(count_y: np.ndarray, count_other: np.ndarray,
-                     n: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
-    """Raw vote frequencies (n_y/n, n_{y'}/n): what the paper plugs in; not a certificate."""
-    n = np.asarray(n, dtype=np.float64)
-    return np.asarray(count_y, dtype=np.float64) / n, np.asarray(count_other, dtype=np.float64) / n
-
-
-def mixture_radius(count_y: np.ndarray, count_other: np.ndarray, n: np.ndarray | int, alpha: np.ndarray | float,
-                   sigma: float, *, kind: str = "rs", bounds: str = "cp", alpha_conf: float = 0.001) -> np.ndarray:
-    """Radius of the mixture from vote counts: ``kind`` "rs" or "lipschitz", ``bounds`` "cp" (certificate, at
-    confidence 1 − α_conf) or "plugin" (raw frequencies). Shapes: counts [B] (or broadcastable with α)."""
-    if kind not in KINDS or bounds not in BOUNDS:
-        raise InvalidArgumentError(f"kind must be one of {KINDS} and bounds one of {BOUNDS}, got {kind!r}, {bounds!r}")
-    if bounds == "cp":
-        p_y, p_other = simultaneous_bounds(count_y, count_other, n, alpha_conf)
-    else:
-        p_y, p_other = plugin_estimates(count_y, count_other, n)
-    return RADII[kind](p_y, p_other, alpha, sigma)
 
 
 # --- sampling --------------------------------------------------------------------------------------------
@@ -136,12 +67,10 @@ class MixtureCounts:
 def sample_mixture_counts(smooth: Smooth, x: torch.Tensor, n0: int, n: int, indices: Sequence[int],
                           progress=None) -> MixtureCounts:
     """Selection (n0) and estimation (n) counts from the engine, on independent noise streams."""
-    n0, n = check_count("n0", n0), check_count("n", n)
-    ids = [int(i) for i in indices]
-    counts0 = smooth.sample_counts(x, n0, ids, sampling.SELECTION, progress)[:, : smooth.num_classes]
-    guess = counts0.argmax(axis=1)
-    counts = smooth.sample_counts(x, n, ids, sampling.ESTIMATION, progress)[:, : smooth.num_classes]
-    rows = np.arange(len(ids))
+    sampled = smooth.sample(x, n0, n, indices, progress=progress)
+    guess = select_class(sampled.selection, smooth.num_classes)
+    counts = sampled.estimation[:, : smooth.num_classes]
+    rows = np.arange(len(guess))
     others = counts.copy()
     others[rows, guess] = -1
     runner = others.argmax(axis=1)

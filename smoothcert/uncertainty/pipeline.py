@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
-from ..certificates.uncertainty import certify_uncertainty, outcome_map_of
 from ..errors import InvalidArgumentError
-from ..pipeline import run_into_files
-from ..smooth import Smooth, check_count
-from ..stats import check_alpha
+from ..runs import run_into_files
+from ..smooth import Smooth
+from ..validate import check_alpha, check_count
+from .certify import certify_uncertainty, outcome_map_of
 
 UNCERTAINTY_COLUMNS = (
     "idx", "label", "predict", "radius", "correct", "time",

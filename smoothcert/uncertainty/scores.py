@@ -1,11 +1,11 @@
 """Smoothed uncertainty scores: per-input statistics of u over noisy copies (mean u, fraction of ⊥).
 
-The engine (:func:`smoothcert.sampling.count_outcomes`) counts discrete outcomes; a mean of the continuous u
-needs per-input sums instead. Rather than widen the engine's hot path, this module runs its own batched
-pass with the engine's conventions: the same per-(seed, index, stream) generators and the same blocks of
-:data:`~smoothcert.sampling.BLOCK_SIZE` samples, so for a given stream it sees exactly the noise the engine
-would, and its fraction of ⊥ equals the engine's ⊥ count / n up to float rounding of the forward pass.
-One pass yields every measure's mean u and ⊥ fraction at once.
+The engine's :meth:`~smoothcert.engine.Engine.count` counts discrete outcomes; a mean of the continuous u
+needs per-input sums instead. This module reduces the same passes differently: it walks
+:meth:`~smoothcert.engine.Engine.batches` (the same per-(seed, index, stream) generators, blocks, batches,
+layout and model), so on a given stream and engine it computes exactly what the engine's count computes,
+and its fraction of ⊥ equals the engine's ⊥ count / n. One pass yields every measure's mean u and ⊥
+fraction at once.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .. import sampling
+from ..engine import Engine
 from ..errors import InvalidArgumentError
 from ..noise import Noise
 from .measures import check_measure, check_members, class_and_uncertainty
@@ -47,7 +48,7 @@ class NoisyUncertainty:
 
 @torch.inference_mode()
 def noisy_uncertainty(
-    model: nn.Module,
+    model: nn.Module | Engine,
     x: torch.Tensor,
     noise: Noise,
     num_samples: int,
@@ -66,8 +67,9 @@ def noisy_uncertainty(
     """Mean u and fraction of u > τ over ``num_samples`` noisy copies of each input of x [B, *input_shape].
 
     Args:
-        model: logits [N, M·C] (M = ``members``); called in eval mode.
-        x: inputs on the model's device.
+        model: logits [N, M·C] (M = ``members``), or the :class:`~smoothcert.engine.Engine` that runs it (pass
+            the engine a certification uses to score exactly its passes; ``batch_size`` is then the engine's).
+        x: inputs [B, *input_shape].
         noise: the smoothing noise.
         num_samples: m ≥ 1 copies per input.
         measures: S measure names.
@@ -75,7 +77,7 @@ def noisy_uncertainty(
         members: M.
         taus: one τ per measure for the ⊥ fraction (None: no ⊥ fraction).
         seed, indices, stream: the generator of input i is seeded by (seed, indices[i], stream).
-        batch_size: most copies per forward pass.
+        batch_size: most copies per forward pass, when ``model`` is a module.
         keep_samples: also return every u.
         progress: called with the number of copies done after each forward pass.
     """
@@ -91,8 +93,9 @@ def noisy_uncertainty(
     ids = list(range(b)) if indices is None else [int(i) for i in indices]
     if len(ids) != b:
         raise InvalidArgumentError(f"got {len(ids)} indices for {b} inputs")
-    model.eval()
-    device = x.device
+    engine = model if isinstance(model, Engine) else Engine(model, batch_size=batch_size)
+    x = engine.prepare(x)
+    device = engine.device
     gens = sampling.make_generators(seed, ids, stream, device)
     s = len(measures)
     sums = torch.zeros((b, s), dtype=torch.float64, device=device)
@@ -100,15 +103,13 @@ def noisy_uncertainty(
     tau_t = torch.tensor([np.inf if taus is None else float(t) for t in (taus or [0] * s)], dtype=torch.float64,
                          device=device)
     samples = np.zeros((b, num_samples, s)) if keep_samples else None
-    for batch in sampling.noisy_batches(x, noise, num_samples, gens, batch_size):
-        _, u = class_and_uncertainty(sampling.forward(model, batch.rows), measures, members, num_classes)
+    for batch, logits in engine.batches(x, noise, num_samples, gens, progress):
+        _, u = class_and_uncertainty(logits, measures, members, num_classes)
         u = u.double()
         sums.index_add_(0, batch.owner, u)
         above.index_add_(0, batch.owner, (u > tau_t).double())
         if samples is not None:
             samples[batch.owner.cpu().numpy(), batch.position.cpu().numpy()] = u.cpu().numpy()
-        if progress is not None:
-            progress(batch.size)
     rejected = (above / num_samples).cpu().numpy()
     if taus is None:
         rejected[:] = np.nan

@@ -27,14 +27,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from smoothcert import sampling
 from smoothcert.analysis.metrics import per_class_certified_accuracy, validate_radii
 from smoothcert.analysis.results import CertifyResults
+from smoothcert.certificates.cohen import certify_counts, predict_counts
 from smoothcert.errors import InvalidArgumentError
 from smoothcert.noise import Noise
-from smoothcert.pipeline import run_into_files
-from smoothcert.smooth import ABSTAIN, Smooth, check_count
-from smoothcert.stats import binomial_test_half, check_alpha, clopper_pearson_lower
+from smoothcert.runs import run_into_files
+from smoothcert.sampling import PREDICTION
+from smoothcert.smooth import ABSTAIN, Smooth
+from smoothcert.validate import check_alpha, check_count
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -43,7 +44,6 @@ __all__ = [
     "audit_counts",
     "audit_dataset",
     "audit_inputs",
-    "binomial_test_half",
     "class_metrics",
     "disparity",
     "largest_losses",
@@ -59,50 +59,43 @@ AUDIT_COLUMNS = ("idx", "label", "predict", "radius", "correct", "time", "pA_low
 
 def audit_counts(counts0: np.ndarray, counts: np.ndarray, labels: np.ndarray, base_clean: np.ndarray,
                  alpha: float, noise: Noise, num_classes: int) -> list[dict]:
-    """Audit rows from sample counts (no sampling here).
+    """Audit rows from sample counts (no sampling here): Cohen's CERTIFY and PREDICT rules
+    (:mod:`smoothcert.certificates.cohen`) on the same counts, the plug-in vote and P(f(x + ε) = y).
 
     Args:
-        counts0: selection counts [B, K] (n0 samples each), K ≥ num_classes outcomes.
+        counts0: selection counts [B, K] (n0 samples each), K ≥ num_classes outcomes (outcomes ≥ C are ⊥,
+            an abstaining base classifier's: they count towards n0 and n but are no class).
         counts: prediction counts [B, K] (n samples each), independent of ``counts0``.
         labels: true classes [B]; base_clean: f(x) on the clean inputs [B].
         alpha: level of PREDICT's test and of CERTIFY's bound.
-        noise: gives the radius σ Φ⁻¹(p̲_A).
-        num_classes: C; outcomes ≥ C are ignored.
+        noise: gives the radius.
+        num_classes: C.
     Returns:
         B dicts with every column of :data:`AUDIT_COLUMNS` except ``idx`` and ``time``.
     """
-    counts0, counts = np.asarray(counts0)[:, :num_classes], np.asarray(counts)[:, :num_classes]
-    n0, n = int(counts0[0].sum()), int(counts[0].sum())
-    guess = counts0.argmax(axis=1)
-    count_top = counts[np.arange(len(counts)), guess]
-    p_a_lower = clopper_pearson_lower(count_top, n, alpha)
-    radius = noise.certified_radius(p_a_lower)
-    top2 = np.argsort(-counts, axis=1, kind="stable")[:, :2]  # ties go to the lower class, as in Smooth.predict_batch
-    n_a, n_b = np.take_along_axis(counts, top2, axis=1).T
-    pvalue = binomial_test_half(n_a, n_a + n_b)
-    rows = []
-    for i in range(len(counts)):
-        certified = p_a_lower[i] >= 0.5
-        label = int(labels[i])
-        prediction = int(guess[i]) if certified else ABSTAIN
-        rows.append({
-            "label": label, "predict": prediction, "radius": float(radius[i]) if certified else 0.0,
-            "correct": int(prediction == label), "pA_lower": float(p_a_lower[i]), "n0": n0, "n": n,
-            "count_top": int(count_top[i]), "smoothed": int(top2[i, 0]) if pvalue[i] <= alpha else ABSTAIN,
-            "count_a": int(n_a[i]), "count_b": int(n_b[i]), "pvalue": float(pvalue[i]), "vote": int(top2[i, 0]),
-            "p_label": float(counts[i, label] / n), "base_clean": int(base_clean[i]),
-        })
-    return rows
+    cert = certify_counts(counts0, counts, alpha, noise, num_classes)
+    pred = predict_counts(counts, alpha, num_classes)
+    labels = np.asarray(labels, dtype=np.int64)
+    p_label = np.asarray(counts)[np.arange(len(labels)), labels] / np.maximum(cert.n, 1)
+    return [{"label": int(labels[i]), "predict": c.prediction, "radius": c.radius,
+             "correct": int(c.prediction == labels[i]), "pA_lower": c.p_a_lower, "n0": c.n0, "n": c.n,
+             "count_top": c.count_top, "smoothed": int(pred.prediction[i]),
+             "count_a": int(pred.count_top[i]), "count_b": int(pred.count_runner_up[i]),
+             "pvalue": float(pred.pvalue[i]), "vote": int(pred.top[i]), "p_label": float(p_label[i]),
+             "base_clean": int(base_clean[i])}
+            for i, c in enumerate(cert.certificates())]
 
 
-@torch.inference_mode()
 def audit_inputs(smooth: Smooth, x: torch.Tensor, y: torch.Tensor, n0: int, n: int, alpha: float,
                  indices: Sequence[int], progress: Callable[[int], None] | None = None) -> list[dict]:
-    """Audit rows for inputs x [B, *shape] with labels y [B]; ``indices`` seed each input's noise."""
-    clean = sampling.forward(smooth.model, x.to(smooth.device)).argmax(dim=1).cpu().numpy()
-    counts0 = smooth.sample_counts(x, n0, indices, sampling.SELECTION, progress)
-    counts = smooth.sample_counts(x, n, indices, sampling.PREDICTION, progress)
-    return audit_counts(counts0, counts, y.numpy(), clean, alpha, smooth.noise, smooth.num_classes)
+    """Audit rows for inputs x [B, *shape] with labels y [B]; ``indices`` seed each input's noise.
+
+    CERTIFY estimates on the prediction stream, so PREDICT and CERTIFY of an input share their n samples.
+    """
+    clean = smooth.engine.logits(x).argmax(dim=1).cpu().numpy()
+    counts = smooth.sample(x, n0, n, indices, estimation_stream=PREDICTION, progress=progress)
+    return audit_counts(counts.selection, counts.estimation, y.numpy(), clean, alpha, smooth.noise,
+                        smooth.num_classes)
 
 
 def audit_dataset(

@@ -18,9 +18,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from smoothcert import sampling
+from smoothcert.engine import Engine
 from smoothcert.errors import InvalidArgumentError
 from smoothcert.noise import GaussianNoise
-from smoothcert.smooth import Smooth, check_count
+from smoothcert.smooth import Smooth
+from smoothcert.validate import check_count
 
 __all__ = [
     "BallIndicator",
@@ -93,13 +95,9 @@ def make_grid(bounds: tuple[tuple[float, float], tuple[float, float]] = ((0.0, 1
     return Grid(xs, ys, points, cell)
 
 
-@torch.inference_mode()
 def base_region(model: nn.Module, points: torch.Tensor, batch_size: int = 8192) -> np.ndarray:
     """f at each point [G, 2] (int64 [G])."""
-    model.eval()
-    device = sampling.model_device(model)
-    return torch.cat([sampling.forward(model, points[i : i + batch_size].to(device)).argmax(1).cpu()
-                      for i in range(0, len(points), batch_size)]).numpy()
+    return Engine(model, batch_size=batch_size).logits(points).argmax(1).cpu().numpy()
 
 
 def smoothed_region(smooth: Smooth, points: torch.Tensor, n: int,
@@ -159,8 +157,8 @@ def region_sweep(model: nn.Module, num_classes: int, sigmas: Sequence[float], gr
     for sigma in bar:
         labels = cache(float(sigma)) if cache is not None else None
         if labels is None:
-            smooth.noise = GaussianNoise(float(sigma))  # one Smooth (and compiled model) for every σ
-            labels, _ = smoothed_region(smooth, grid.points, n)
+            # One engine (one compiled model) for every σ: only the noise changes.
+            labels, _ = smoothed_region(smooth.with_noise(GaussianNoise(float(sigma))), grid.points, n)
             if store is not None:
                 store(float(sigma), labels)
         rows.append(np.asarray(labels, dtype=np.int64))
@@ -193,8 +191,7 @@ def vanishing_sigma_empirical(model: nn.Module, num_classes: int, cls: int, grid
     smooth = Smooth(model, num_classes, lo, batch_size=batch_size, seed=seed)
 
     def present(sigma: float) -> bool:
-        smooth.noise = GaussianNoise(sigma)
-        labels, _ = smoothed_region(smooth, subset, n)
+        labels, _ = smoothed_region(smooth.with_noise(GaussianNoise(sigma)), subset, n)
         return bool(np.any(labels == cls))
 
     if not present(lo):

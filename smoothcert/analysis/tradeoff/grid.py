@@ -32,13 +32,14 @@ import numpy as np
 import torch
 
 from ...data import Dataset, load_dataset
+from ...engine import Engine
 from ...errors import InvalidArgumentError, ResultsError
 from ...models import load_checkpoint, save_checkpoint
 from ...models.checkpoint import checkpoint_paths
 from ...pipeline import certify_dataset, select_indices
-from ...smooth import Smooth, check_count
-from ...stats import check_alpha
+from ...smooth import Smooth
 from ...training import TrainConfig, accuracy, train
+from ...validate import check_alpha, check_count
 from ..metrics import abstain_rate, certified_accuracy, validate_radii
 from ..results import read_results
 from .risk import risk, smoothed_predictions
@@ -288,8 +289,9 @@ def evaluate_cell(config: GridConfig, run_dir: Path, alpha: float, beta: float) 
     data = grid_data(config)
     model, _ = load_checkpoint(model_path(run_dir, alpha, config))
     risk_idx = select_indices(len(data.x_test), config.risk_skip, config.risk_max)
-    preds = smoothed_predictions(model, data.num_classes, data.x_test[risk_idx], beta, config.votes, risk_idx,
-                                 seed=config.seed, batch_size=config.batch_size, compile=config.compile)
+    engine = Engine(model, batch_size=config.batch_size, compile=config.compile)  # shared by risk and certificates
+    preds = smoothed_predictions(engine, data.num_classes, data.x_test[risk_idx], beta, config.votes, risk_idx,
+                                 seed=config.seed)
     labels = data.y_test[risk_idx].numpy()
     risk_seconds = time.perf_counter() - wall
     cell = {"alpha": alpha, "beta": beta, "risk": risk(preds, labels), "errors": int(np.sum(preds != labels)),
@@ -298,8 +300,7 @@ def evaluate_cell(config: GridConfig, run_dir: Path, alpha: float, beta: float) 
     if beta > 0:
         cert_idx = select_indices(len(data.x_test), config.cert_skip, config.cert_max)
         tsv = certify_path(run_dir, alpha, beta)
-        smooth = Smooth(model, data.num_classes, beta, batch_size=config.batch_size, seed=config.seed,
-                        compile=config.compile)
+        smooth = Smooth(engine, data.num_classes, beta, seed=config.seed)
         arguments = {"alpha_train": alpha, "sigma": beta, "n0": config.n0, "n": config.n,
                      "alpha": config.cert_alpha, "seed": config.seed, "indices": f"skip {config.cert_skip}, "
                      f"max {config.cert_max}"}

@@ -14,8 +14,10 @@ import torch
 from torch import nn
 
 from ... import sampling
+from ...engine import Engine
 from ...errors import InputError, InvalidArgumentError
-from ...smooth import Smooth, check_count
+from ...smooth import Smooth
+from ...validate import check_count
 
 
 def majority_vote(smooth: Smooth, x: torch.Tensor, n: int, indices: Sequence[int],
@@ -31,31 +33,31 @@ def majority_vote(smooth: Smooth, x: torch.Tensor, n: int, indices: Sequence[int
     return counts[:, : smooth.num_classes].argmax(axis=1).astype(np.int64)
 
 
-@torch.inference_mode()
 def base_predictions(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
     """argmax of the logits on the clean inputs x [B, *input_shape] (the β = 0 'smoothed' classifier); int64 [B]."""
-    check_count("batch_size", batch_size)
-    model.eval()
-    device = sampling.model_device(model)
-    out = [sampling.forward(model, x[i : i + batch_size].to(device)).argmax(1).cpu()
-           for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy().astype(np.int64) if out else np.zeros(0, dtype=np.int64)
+    if len(x) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return Engine(model, batch_size=batch_size).logits(x).argmax(1).cpu().numpy().astype(np.int64)
 
 
-def smoothed_predictions(model: nn.Module, num_classes: int, x: torch.Tensor, beta: float, n: int,
+def smoothed_predictions(model: nn.Module | Engine, num_classes: int, x: torch.Tensor, beta: float, n: int,
                          indices: Sequence[int], *, seed: int = 0, batch_size: int = 1024, compile: bool = False,
                          progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Majority-vote predictions under N(0, β²I) noise, or the base classifier's when β = 0. int64 [B]."""
+    """Majority-vote predictions under N(0, β²I) noise, or the base classifier's when β = 0. int64 [B].
+
+    ``model`` may be an :class:`~smoothcert.engine.Engine` to share (``batch_size`` and ``compile`` are then
+    the engine's)."""
     if not (np.isfinite(beta) and beta >= 0):
         raise InvalidArgumentError(f"beta must be >= 0, got {beta!r}")
     if len(indices) != len(x):
         raise InvalidArgumentError(f"got {len(indices)} indices for {len(x)} inputs")
+    engine = model if isinstance(model, Engine) else Engine(model, batch_size=batch_size, compile=compile)
     if beta == 0:
-        preds = base_predictions(model, x, batch_size)
+        preds = engine.logits(x).argmax(1).cpu().numpy().astype(np.int64)
         if progress is not None:
             progress(len(x) * n)  # the same work unit as a smoothed cell: n 'samples' per input
         return preds
-    smooth = Smooth(model, num_classes, float(beta), batch_size=batch_size, seed=seed, compile=compile)
+    smooth = Smooth(engine, num_classes, float(beta), seed=seed)
     return majority_vote(smooth, x, n, indices, progress)
 
 
