@@ -75,6 +75,45 @@ def test_disparity_of_given_checkpoints(audit_dir, tmp_path):
     assert not (out / "matrix").exists()
 
 
+def test_disparity_of_a_misfit_model_is_one_line_and_writes_nothing(audit_dir, tmp_path):
+    out = tmp_path / "misfit"
+    result = invoke("audit", "disparity", "--out", out, "--checkpoint", f"plain={audit_dir / 'models' / 'standard'}",
+                    "--dataset", "concentric", "--sigmas", "0.5", "--n", "50", "--n0", "10", "--max", "10",
+                    "--no-compile", "--batch-size", "256", "--quiet")
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "expects inputs (1, 8, 8)" in result.output
+    assert not out.exists()
+
+
+def test_a_model_that_does_not_fit_is_refused_by_one_forward_pass():
+    from torch import nn
+
+    from smoothcert.data import load_dataset
+    from smoothcert.errors import InputError
+    from smoothcert.studies.audit import AuditConfig
+    from smoothcert.studies.audit.base_models import smooth_models
+
+    data = load_dataset("digits")
+    config = AuditConfig(compile=False, batch_size=64).validate()
+    wrong_classes = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    with pytest.raises(InputError, match="model m: the model returns 3 logits"):
+        smooth_models({"m": (wrong_classes, 0.0)}, data, config)
+    wrong_shape = nn.Sequential(nn.Flatten(), nn.Linear(5, 10))
+    with pytest.raises(InputError, match="do not fit the model"):
+        smooth_models({"m": (wrong_shape, 0.0)}, data, config)
+
+
+@pytest.mark.parametrize("command", [["run", *TINY], ["shrinkage"], ["hypotheses"], ["regions", "--quiet"]])
+def test_out_that_is_a_file_is_one_line(tmp_path, command):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for out in (afile, afile / "below"):
+        result = invoke("audit", command[0], "--out", out, *command[1:])
+        assert result.exit_code == 2 and ("is a file" in result.output or "lies under the file" in result.output)
+        assert result.output.count("\n") == 1
+    assert afile.read_text() == "x"
+
+
 def test_synthetic_parts(tmp_path):
     result = ok(invoke("audit", "shrinkage", "--out", tmp_path, "--dims", "1,2", "--angles", "45,90",
                        "--cone-dims", "2", "--mc", "5000"))

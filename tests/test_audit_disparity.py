@@ -10,7 +10,11 @@ from scipy.stats import binom, binomtest, norm
 
 from smoothcert import ABSTAIN, Smooth
 from smoothcert.analysis import read_results
-from smoothcert.analysis.audit.disparity import (
+from smoothcert.errors import InvalidArgumentError, ResultsError
+from smoothcert.noise import GaussianNoise
+from smoothcert.sampling import ArgmaxOutcome
+from smoothcert.stats import binomial_test_half
+from smoothcert.studies.audit.disparity import (
     AUDIT_COLUMNS,
     audit_counts,
     audit_dataset,
@@ -20,10 +24,6 @@ from smoothcert.analysis.audit.disparity import (
     largest_losses,
     per_class_mean,
 )
-from smoothcert.errors import InvalidArgumentError, ResultsError
-from smoothcert.noise import GaussianNoise
-from smoothcert.sampling import ArgmaxOutcome
-from smoothcert.stats import binomial_test_half
 
 from .known import Buckets, LinearBinary
 

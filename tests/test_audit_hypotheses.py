@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from smoothcert.analysis.audit.hypotheses import BoxClass, IntervalClass, feasible_counts, interval_probability
 from smoothcert.errors import InvalidArgumentError
+from smoothcert.studies.audit.hypotheses import BoxClass, IntervalClass, feasible_counts, interval_probability
 
 
 def test_feasible_intervals_worked_by_hand():

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from smoothcert import Smooth
-from smoothcert.analysis.audit.regions import (
+from smoothcert.errors import InvalidArgumentError
+from smoothcert.studies.audit.regions import (
     BallIndicator,
     base_region,
     class_areas,
@@ -16,8 +17,7 @@ from smoothcert.analysis.audit.regions import (
     smoothed_region,
     vanishing_sigma_empirical,
 )
-from smoothcert.analysis.audit.shrinkage import smoothed_ball_radius, vanishing_sigma
-from smoothcert.errors import InvalidArgumentError
+from smoothcert.studies.audit.shrinkage import smoothed_ball_radius, vanishing_sigma
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from smoothcert.analysis.audit.shrinkage import (
+from smoothcert.errors import InvalidArgumentError
+from smoothcert.studies.audit.shrinkage import (
     ball_probability,
     cone_apex_shift,
     cone_boundary,
@@ -23,7 +24,6 @@ from smoothcert.analysis.audit.shrinkage import (
     vanishing_sigma,
     wedge_probability,
 )
-from smoothcert.errors import InvalidArgumentError
 
 MC = 400_000
 TOL = 5 * 0.5 / math.sqrt(MC)  # five standard deviations of a Monte Carlo probability near ½

@@ -474,3 +474,18 @@ def test_process_imports_a_user_model_from_the_working_directory(tmp_path):
     proc = run_cli("certify", "--model", "my_models:factory", "--dataset", "digits", *CERTIFY_ARGS,
                    "--max", 2, "--n", 20, "--out", tmp_path / "r.tsv", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--weights", "w.safetensors"], "--weights goes with --model"),
+    (["--num-classes", "0"], "num_classes"),
+    (["--resume", "--overwrite"], "give one"),
+    (["--sequential", "--radius", "0.5", "--tolerance", "0.01"], "tolerance"),
+])
+def test_conflicting_options_are_refused_before_anything_is_written(checkpoint, tmp_path, extra, fragment):
+    """Options that contradict each other were once accepted silently (weights ignored, 0 classes taken as
+    unset, resume and overwrite together, a tolerance with a preset radius): each is one line, exit 2."""
+    out = tmp_path / "conflict.tsv"
+    result = invoke("certify", "--checkpoint", checkpoint, *CERTIFY_ARGS, "--out", out, *extra)
+    assert_one_line_error(result, fragment)
+    assert not out.exists() and not out.with_suffix(".json").exists()

@@ -11,22 +11,17 @@ import torch.nn.functional as F
 from smoothcert.attacks import flat_norm, loss_and_grad, pgd
 from smoothcert.data import load_dataset
 from smoothcert.errors import CheckpointError, InvalidArgumentError
-from smoothcert.mixing import (
-    AdversarialConfig,
+from smoothcert.models import (
     MixedClassifier,
-    MixingConfig,
     MixingNetwork,
-    adversarial_train,
-    build_mixed,
+    build_model,
     composite_attack_loss,
     default_feature_layers,
     load_mixing,
     mix_log_probs,
     save_mixing,
-    train_mixing,
 )
-from smoothcert.mixing.train_mixing import attacked_copy, mixing_loss
-from smoothcert.models import build_model
+from smoothcert.studies.mixing import AdversarialConfig, MixingConfig, adversarial_train, build_mixed, train_mixing
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
@@ -136,7 +131,7 @@ def test_mixing_loss_is_the_stated_combination():
     gamma = torch.tensor([0.3, -1.2])
     logp = torch.log(torch.tensor([[0.7, 0.3], [0.4, 0.6]]))
     y, s, w = torch.tensor([0, 0]), torch.tensor([0.0, 1.0]), torch.tensor([2.0, 1.0])
-    loss, _ = mixing_loss(gamma, logp, y, s, w, cfg)
+    loss, _ = cfg.objective().combine(gamma, logp, y, s, w)
     bce = torch.tensor([math.log1p(math.exp(0.3)), math.log1p(math.exp(1.2))])  # softplus(γ) for s=0, softplus(−γ) s=1
     ce = torch.tensor([-math.log(0.7), -math.log(0.4)])
     per = 1.0 * bce + 0.5 * ce + 0.1 * bce * ce
@@ -147,7 +142,7 @@ def test_attacked_copies_use_random_radii_within_the_range(bases):
     g, h, x, y = bases
     cfg = MixingConfig(eps=0.2, eps_low=0.4, eps_high=1.1, steps_low=1, steps_high=3)
     model = build_mixed(g, h, x[:1], cfg).eval()
-    adv = attacked_copy(model, x, y, cfg, torch.Generator().manual_seed(0))
+    adv = cfg.objective().attacked_copy(model, x, y, torch.Generator().manual_seed(0))
     size = flat_norm(adv - x, "linf")
     assert torch.all(size <= 0.2 * 1.1 + 1e-6)
     assert size.std() > 0  # radii differ between inputs

@@ -15,21 +15,17 @@ import torch
 from scipy.stats import binom, norm
 
 from smoothcert import GaussianNoise, Smooth
+from smoothcert.certificates.mixture import lipschitz_radius, mixture_mu, mixture_radius, rs_radius, simultaneous_bounds
 from smoothcert.errors import InvalidArgumentError
-from smoothcert.mixing import (
+from smoothcert.stats import clopper_pearson_lower, clopper_pearson_upper
+from smoothcert.studies.mixing import (
     MixtureVotes,
     certify_mixture_dataset,
-    lipschitz_radius,
     mixture_certified_accuracy,
     mixture_clean_accuracy,
-    mixture_mu,
-    mixture_radius,
     read_mixture_votes,
-    rs_radius,
     sample_mixture_counts,
-    simultaneous_bounds,
 )
-from smoothcert.stats import clopper_pearson_lower, clopper_pearson_upper
 
 from .known import Buckets
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from smoothcert.cli import main
-from smoothcert.mixing import read_eval_rows, read_mixture_votes
+from smoothcert.errors import CheckpointError
+from smoothcert.studies.mixing import EvalPlan, eval_run, read_eval_rows, read_mixture_votes
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
@@ -29,10 +32,20 @@ def ok(result: Result) -> Result:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def trained(tmp_path_factory) -> tuple[Path, Result]:
     folder = tmp_path_factory.mktemp("mix") / "digits"
-    ok(invoke("mix", "train", "--out", folder, *TRAIN))
-    return folder
+    return folder, ok(invoke("mix", "train", "--out", folder, *TRAIN))
+
+
+@pytest.fixture(scope="module")
+def run(trained):
+    return trained[0]
+
+
+def test_quiet_training_prints_stages_but_no_epoch_lines(trained):
+    output = trained[1].output
+    assert "standard: training" in output and "mixing network:" in output
+    assert "epoch=" not in output, output
 
 
 def test_train_writes_every_model_and_a_manifest_then_reuses_them(run):
@@ -93,3 +106,26 @@ def test_bad_arguments_give_one_line_errors(run, tmp_path, args, fragment):
     assert result.exit_code == 2, (result.output, result.exception)
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("smoothcert: error: ") and fragment in lines[0]
+
+
+@pytest.mark.parametrize(("name", "content"), [("mixing.safetensors", b"not a safetensors file"),
+                                               ("mixing.json", b'{"format": "\xff\xfe not UTF-8"}')])
+def test_unreadable_mixing_network_is_a_one_line_checkpoint_error(run, tmp_path, name, content):
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for stem in ("standard", "robust", "noise", "mixing"):
+        for suffix in (".safetensors", ".json"):
+            shutil.copy(run / f"{stem}{suffix}", copy)
+    shutil.copy(run / "train.json", copy)
+    (copy / name).write_bytes(content)
+    commands = [["eval", "--run", copy, *EVAL]]
+    if name.endswith(".json"):  # training reads the sidecar to decide whether to reuse the network
+        commands.append(["train", "--out", copy, *TRAIN])
+    for args in commands:
+        result = invoke("mix", *args)
+        assert result.exit_code == 2, (args[0], result.output, result.exception)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("smoothcert: error: ") and "mixing" in lines[0], lines
+    with pytest.raises(CheckpointError, match="mixing"):
+        eval_run(copy, EvalPlan(eps=[0.1], alphas=[0.5], gamma_biases=[0.0], steps=1, max_inputs=4),
+                 progress=False, echo=lambda line: None)

@@ -45,9 +45,24 @@ def test_disks_writes_tables_plot_and_manifest(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
-    (["--alphas", "0:x"], "--alphas"), (["--zetas", "-1"], "zetas"), (["--draws", "0"], "draws")])
+    (["--alphas", "0:x"], "--alphas"), (["--zetas", "-1"], "zetas"), (["--draws", "0"], "draws"),
+    (["--size", "5", "--radius", "10"], "does not fit"), (["--size", "19", "--radius", "10"], "does not fit")])
 def test_disks_bad_arguments_give_one_line(tmp_path, args, fragment):
     one_line_error(invoke("tradeoff", "disks", "--out", tmp_path / "d", "--quiet", *args), fragment)
+    assert not (tmp_path / "d").exists()
+
+
+def test_disks_refuses_to_overwrite_an_earlier_run_without_overwrite(tmp_path):
+    out = tmp_path / "disks"
+    small = ["tradeoff", "disks", "--out", out, "--size", 20, "--radius", 3, "--zetas", "0", "--alphas", "0,2",
+             "--betas", "2", "--draws", 1, "--tries", 100, "--quiet"]
+    ok(invoke(*small))
+    before = (out / "disks.json").read_text()
+    one_line_error(invoke(*small, "--seed", 1), "--overwrite")
+    assert (out / "disks.json").read_text() == before  # nothing was replaced
+    ok(invoke(*small, "--seed", 1, "--overwrite"))
+    assert json.loads((out / "disks.json").read_text())["arguments"]["seed"] == 1
+    assert (out / "report.md").read_text().startswith("# Synthetic disks")
 
 
 def test_grid_runs_refuses_to_overwrite_and_resumes(tmp_path):

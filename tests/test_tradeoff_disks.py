@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from smoothcert.analysis.tradeoff.disks import (
+from smoothcert.errors import InvalidArgumentError
+from smoothcert.studies.tradeoff.disks import (
     DisksConfig,
     DisksResult,
     delta_table,
@@ -20,7 +21,6 @@ from smoothcert.analysis.tradeoff.disks import (
     smoothed_disk_radius,
     smoothing_risk,
 )
-from smoothcert.errors import InvalidArgumentError
 
 
 def test_phi_thresholds_at_one_half():
@@ -119,6 +119,16 @@ def test_alpha_star_takes_the_smallest_alpha_on_ties():
 def test_sample_disks_rejects_bad_arguments(kwargs, fragment):
     with pytest.raises(InvalidArgumentError, match=fragment):
         sample_disks(**{"size": 20, "radius": 3, "zeta": 0, "tries": 10, **kwargs})
+
+
+@pytest.mark.parametrize(("size", "radius"), [(5, 10), (19, 10), (1, 0.6)])
+def test_a_disk_that_does_not_fit_the_grid_is_refused(size, radius):
+    """2r > size: no disk fits the grid (at size 5, radius 10 one disk covers it all and every gain is 0)."""
+    with pytest.raises(InvalidArgumentError, match="does not fit"):
+        DisksConfig(size=size, radius=radius).validate()
+    with pytest.raises(InvalidArgumentError, match="does not fit"):
+        sample_disks(size, radius, tries=10, rng=np.random.default_rng(0))
+    DisksConfig(size=2 * math.ceil(radius), radius=radius).validate()  # a disk as wide as the grid fits
 
 
 def test_bad_levels_and_modes_are_refused():

@@ -14,10 +14,11 @@ import torch
 from scipy.stats import binom, norm
 
 from smoothcert import Smooth
-from smoothcert.analysis.tradeoff import grid as g
-from smoothcert.analysis.tradeoff.risk import base_predictions, majority_vote, risk, smoothed_predictions
 from smoothcert.errors import InvalidArgumentError, ResultsError
-from smoothcert.experiments.tradeoff import compare_alpha_star, load_grid, parse_levels, run_grid
+from smoothcert.studies.tradeoff import grid as g
+from smoothcert.studies.tradeoff.job import compare_alpha_star, load_grid, run_grid
+from smoothcert.studies.tradeoff.levels import parse_levels
+from smoothcert.studies.tradeoff.risk import base_predictions, majority_vote, risk, smoothed_predictions
 from smoothcert.training import TrainConfig
 
 from .known import LinearBinary
@@ -160,6 +161,26 @@ def test_an_interrupted_cell_resumes_to_the_same_result(grid_run, tmp_path):
     tsv.write_text("\n".join(lines[:2]) + "\n" + lines[2][:5])  # header, one row, a torn row
     run_grid(tiny_config(), run, resume=True, progress=False, echo=lambda _: None)
     assert cells_without_timing(run) == before
+
+
+def test_cells_are_reused_only_for_the_arguments_they_record(grid_run, tmp_path):
+    """A cell records its α, β and recipe (runs.CellCache); one recorded with others is computed again, one from
+    before cells recorded them is kept (the folder's manifest holds its recipe)."""
+    run = tmp_path / "run"
+    shutil.copytree(grid_run, run)
+    before = cells_without_timing(run)
+    assert before["a0.3_b0.3.json"]["arguments"] == g.cell_arguments(tiny_config().validate(), 0.3, 0.3)
+    legacy, other = run / "cells" / "a0_b0.3.json", run / "cells" / "a0.3_b0.json"
+    doc = json.loads(legacy.read_text())
+    doc.pop("arguments")
+    legacy.write_text(json.dumps(doc))
+    doc = json.loads(other.read_text())
+    doc["arguments"]["recipe"]["votes"] = 99
+    doc["risk"] = -1.0
+    other.write_text(json.dumps(doc))
+    run_grid(tiny_config(), run, resume=True, progress=False, echo=lambda _: None)
+    assert "arguments" not in json.loads(legacy.read_text())  # kept, not recomputed
+    assert cells_without_timing(run)["a0.3_b0.json"] == before["a0.3_b0.json"]  # recomputed: the same again
 
 
 def test_two_workers_give_the_same_cells(grid_run, tmp_path):

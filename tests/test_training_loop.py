@@ -108,7 +108,7 @@ def test_mixing_objective_is_the_stated_combination_on_clean_and_attacked_copies
     torch.manual_seed(0)
     g = build_model("lenet", digits.input_shape, 10).eval()
     h = build_model("lenet", digits.input_shape, 10).eval()
-    from smoothcert.mixing import MixingConfig, build_mixed
+    from smoothcert.studies.mixing import MixingConfig, build_mixed
 
     x, y = digits.x_train[:8], digits.y_train[:8]
     model = build_mixed(g, h, x[:1], MixingConfig(width=8, blocks=1)).train()

@@ -16,8 +16,8 @@ from torch import nn
 
 from smoothcert import ABSTAIN, GaussianNoise, Smooth
 from smoothcert.certificates.uncertainty import uncertainty_certificates
+from smoothcert.studies.uncertainty.certify import certify_uncertainty
 from smoothcert.uncertainty import UncertaintyOutcome
-from smoothcert.uncertainty.certify import certify_uncertainty
 
 from .known import Buckets
 

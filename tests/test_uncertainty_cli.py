@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from smoothcert.cli import main
-from smoothcert.uncertainty.pipeline import UNCERTAINTY_COLUMNS
+from smoothcert.studies.uncertainty.pipeline import UNCERTAINTY_COLUMNS
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
@@ -153,6 +153,12 @@ def test_analyze_and_plot_read_the_file(run_tau, tmp_path):
     (["uncertainty", "certify", "--tau", 0.5, "--reject-rate", 0.1], ["tau", "rejection rate"]),
     (["uncertainty", "certify", "--measure", "mutual_info", "--tau", 0.1], ["mutual_info"]),
     (["uncertainty", "certify", "--mc-dropout", 4, "--tau", 0.1], ["dropout layers"]),
+    (["uncertainty", "certify", "--tau", -1], ["--tau", ">= 0", "every sample"]),  # u >= 0: all would be ⊥
+    (["certify", "--uncertainty", "max_prob", "--tau", -0.5], ["--tau", ">= 0"]),
+    (["uncertainty", "certify", "--tau", "nan"], ["--tau"]),
+    (["uncertainty", "sweep", "--taus", "-1,0.5"], ["--taus", ">= 0"]),
+    (["uncertainty", "certify", "--tau", 0.5, "--num-classes", 0], ["num_classes", "0"]),
+    (["uncertainty", "certify", "--tau", 0.5, "--calibration-inputs", 0], ["--calibration-inputs"]),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(checkpoints, tmp_path, extra, fragments):
     out = tmp_path / "x" / "bad.tsv"
@@ -175,3 +181,46 @@ def test_ood_with_an_ensemble(checkpoints, tmp_path):
     scores = rows(out / "scores.tsv")
     assert len(scores) == 12 + 3 * 6 and {r["set"] for r in scores} == {"test", "letters", "photos", "uniform"}
     assert (out / "roc_mean_u_entropy.png").is_file()
+
+
+def test_ood_refuses_an_empty_in_distribution_set_and_writes_nothing(checkpoints, tmp_path):
+    out = tmp_path / "ood"
+    one_line_error(invoke("uncertainty", "ood", "--checkpoint", checkpoints[0], "--sigma", 0.25, "--in-count", 0,
+                          "--out", out, "--quiet"), "--in-count")
+    assert not out.exists()
+
+
+def test_experiment_end_to_end_resumes_and_redraws(tmp_path, monkeypatch):
+    """The experiment of docs/uncertainty.md at toy sizes: every model kind, sweeps, OOD, report; a second run
+    reuses every file, and --report-only only redraws."""
+    from smoothcert.studies.uncertainty import SETUPS, Setup
+
+    monkeypatch.setitem(SETUPS, "digits", Setup(
+        epochs=1, skip=90, max_inputs=4, n0=10, n=60, rates=(0.2,), calibration_inputs=20, calibration_samples=2,
+        ensemble=2, mc_dropout=2, measures=("entropy",), ensemble_measures=("mutual_info",), ood_in=4,
+        ood_count=3, ood_samples=6, compile=False))
+    out = tmp_path / "exp"
+    one_line_error(invoke("uncertainty", "experiment", "digits", "--out", out, "--report-only"), "results.json")
+    one_line_error(invoke("uncertainty", "experiment", "cifar", "--out", out), "'cifar'", "digits")
+    result = ok(invoke("uncertainty", "experiment", "digits", "--out", out))
+    assert "report" in result.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["sweeps"]) == {"single_entropy", "ensemble2_mutual_info"}
+    assert set(results["ood"]) == {"single", "ensemble2", "mcdropout2"}
+    assert results["sweeps"]["single_entropy"]["taus"][-1] == "inf"
+    report = (out / "report.md").read_text()
+    assert "## single_entropy" in report and "OOD AUROC, mcdropout2" in report
+    for name in ("sweep.png", "radii_single_entropy.png", "ood_single/auroc.md", "ood_single/roc_mean_u_entropy.png"):
+        assert (out / name).is_file(), name
+    sweep_file = next((out / "single_entropy").glob("tau_*.tsv"))
+    before = sweep_file.read_bytes()
+    ok(invoke("uncertainty", "experiment", "digits", "--out", out))  # resumed: nothing recomputed
+    assert sweep_file.read_bytes() == before
+    assert json.loads((out / "results.json").read_text())["sweeps"]["single_entropy"]["rows"] == \
+        results["sweeps"]["single_entropy"]["rows"]
+    manifest = json.loads(sweep_file.with_suffix(".json").read_text())
+    assert len(manifest["earlier_runs"]) == 1
+    report = (out / "report.md").read_text()
+    (out / "report.md").unlink()
+    ok(invoke("uncertainty", "experiment", "digits", "--out", out, "--report-only"))
+    assert (out / "report.md").read_text() == report

@@ -1,5 +1,6 @@
 """OOD sets, AUROC, resumable scoring, and the per-certificate scores of uncertainty-aware results."""
 
+import json
 import math
 
 import numpy as np
@@ -10,7 +11,7 @@ from torch import nn
 from smoothcert import GaussianNoise, InvalidArgumentError
 from smoothcert.analysis import CertifyResults, certified_accuracy
 from smoothcert.analysis.uncertainty import certified_accuracy_of, label_radius, radius_comparison
-from smoothcert.uncertainty.ood import (
+from smoothcert.studies.uncertainty.ood import (
     auroc,
     auroc_rows,
     make_ood_sets,
@@ -73,6 +74,12 @@ def test_scoring_is_resumable_and_feeds_the_auroc_table(tmp_path):
     partial.with_suffix(".json").write_text(full.with_suffix(".json").read_text())
     score_sets(model, sets, out=partial, resume=True, **kwargs)
     assert partial.read_bytes() == full.read_bytes()
+    manifest = json.loads(partial.with_suffix(".json").read_text())  # a runs manifest: engine, history kept
+    assert manifest["status"] == "complete" and manifest["timing"]["resumed_rows"] == 6
+    assert len(manifest["earlier_runs"]) == 1 and manifest["engine"]["batch_size"] == 1024
+    with pytest.raises(InvalidArgumentError, match="tau must be >= 0"):
+        score_sets(model, sets, out=tmp_path / "neg.tsv", **{**kwargs, "taus": [2.0, -0.1]})
+    assert not (tmp_path / "neg.tsv").exists()
     scores = read_scores(full)
     assert set(scores) == {"test", "letters", "photos", "uniform"} and len(scores["photos"]["mean_u_entropy"]) == 4
     header, rows = auroc_rows(scores, "test", ["entropy", "margin"])

@@ -1,7 +1,7 @@
 """Per-sample attack objectives (to be maximized). An objective maps (model, x, y) to (losses [N], outputs [N, C]).
 
 Objectives receive the model rather than its logits so that a composite model can add terms of its own (the
-mixing network's BCE, see :func:`smoothcert.mixing.mixed.composite_attack_loss`); they return the model's
+mixing network's BCE, see :func:`smoothcert.models.mixed.composite_attack_loss`); they return the model's
 outputs as well, so an attack can tell which inputs are already misclassified without a second forward pass.
 """
 

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -72,7 +71,7 @@ def _audit_options(f):
 
 
 def _config(opts: dict, **overrides):
-    from ..experiments.audit import AuditConfig
+    from ..studies.audit import AuditConfig
 
     return AuditConfig(
         dataset=opts["dataset"], data_dir=opts["data_dir"], data_seed=opts["data_seed"],
@@ -83,10 +82,6 @@ def _config(opts: dict, **overrides):
         compile=not opts["no_compile"], threads=opts["threads"], device=str(pick_device(opts["device"])),
         **overrides,
     )
-
-
-def _finish(out: str, started: float) -> None:
-    click.echo(f"audit written to {out}/summary.md in {time.perf_counter() - started:.1f} s")
 
 
 @audit.command()
@@ -103,13 +98,11 @@ def _finish(out: str, started: float) -> None:
 def run(**opts) -> None:
     """The full audit: per-class disparity of models trained without and with noise, the accuracy-loss matrix,
     shrinking regions (analytic and 2-D) and feasible hypotheses, into one folder with summary.md."""
-    from ..experiments.audit import run_audit
+    from ..studies.audit import run_audit
 
-    started = time.perf_counter()
     config = _config(opts, matrix=not opts["no_matrix"], synthetic=not opts["no_synthetic"])
     run_audit(config, opts["out"], checkpoints=_checkpoints(opts["checkpoints"]) or None,
               progress=not opts["quiet"], echo=click.echo)
-    _finish(opts["out"], started)
 
 
 @audit.command()
@@ -118,30 +111,10 @@ def run(**opts) -> None:
               help="Model(s) to audit (repeat to compare, e.g. std=a.safetensors noise=b.safetensors).")
 def disparity(**opts) -> None:
     """Per-class accuracy (base clean, base noisy, smoothed, certified) of given models at every σ."""
-    from ..experiments.audit import run_audit
+    from ..studies.audit import run_audit
 
-    started = time.perf_counter()
     run_audit(_config(opts, matrix=False, synthetic=False), opts["out"],
               checkpoints=_checkpoints(opts["checkpoints"]), progress=not opts["quiet"], echo=click.echo)
-    _finish(opts["out"], started)
-
-
-def _standalone(out: str, name: str, arguments: dict, job) -> None:
-    """Run one synthetic part into ``out`` with a manifest, print its markdown."""
-    from ..report.markdown import render_markdown
-    from ..runs import write_manifest
-
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    write_manifest(folder / name, arguments, status="running")
-    _, section = job(folder)
-    text = render_markdown(section)
-    seconds = time.perf_counter() - started
-    write_manifest(folder / name, arguments, status="complete", timing={"seconds": round(seconds, 2)})
-    (folder / f"{name}.md").write_text(text)
-    click.echo(text, nl=False)
-    click.echo(f"{name}: {seconds:.1f} s → {folder / (name + '.md')}")
 
 
 @audit.command()
@@ -154,16 +127,10 @@ def _standalone(out: str, name: str, arguments: dict, job) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 def shrinkage(out, rho, dims, angles, cone_dims, mc, seed) -> None:
     """Analytic shrinking: ball radius ρ_σ and σ_van in ℝ^d; half-space; cone apex shift and boundary offset."""
-    from ..experiments.audit import run_shrinkage
+    from ..studies.audit import run_part
 
-    d = [int(v) for v in parse_floats(dims, "--dims")]
-    cd = [int(v) for v in parse_floats(cone_dims, "--cone-dims")]
-    a = parse_floats(angles, "--angles")
-    if any(not 0 < v <= 90 for v in a):
-        raise InvalidArgumentError(f"--angles must lie in (0, 90] degrees, got {angles!r}")
-    args = {"rho": rho, "dims": d, "angles": a, "cone_dims": cd, "mc": mc, "seed": seed}
-    _standalone(out, "shrinkage", args,
-                lambda folder: run_shrinkage(folder, rho=rho, dims=d, angles=a, cone_dims=cd, mc=mc, seed=seed))
+    run_part("shrinkage", out, echo=click.echo, rho=rho, dims=_integers(dims, "--dims"),
+             angles=parse_floats(angles, "--angles"), cone_dims=_integers(cone_dims, "--cone-dims"), mc=mc, seed=seed)
 
 
 @audit.command()
@@ -179,15 +146,10 @@ def shrinkage(out, rho, dims, angles, cone_dims, mc, seed) -> None:
 @click.option("--quiet", is_flag=True)
 def regions(out, sigmas, n, resolution, epochs, bisection_n, seed, quiet) -> None:
     """2-D decision regions (ball inside a ring) of a base and its smoothed classifier; area and vanishing σ."""
-    from ..experiments.audit import run_regions
+    from ..studies.audit import run_part
 
-    s = parse_floats(sigmas, "--sigmas")
-    args = {"sigmas": s, "n": n, "resolution": resolution, "epochs": epochs, "bisection_n": bisection_n,
-            "seed": seed}
-    _standalone(out, "regions", args, lambda folder: run_regions(
-        folder, sigmas=s, shown=[v for v in (0.06, 0.12, 0.16, 0.2) if v in s] or s[:4], n=n,
-        resolution=resolution, epochs=epochs, seed=seed, bisection_n=bisection_n, progress=not quiet,
-        echo=click.echo))
+    run_part("regions", out, progress=not quiet, echo=click.echo, sigmas=parse_floats(sigmas, "--sigmas"), n=n,
+             resolution=resolution, epochs=epochs, seed=seed, bisection_n=bisection_n)
 
 
 @audit.command()
@@ -198,14 +160,18 @@ def regions(out, sigmas, n, resolution, epochs, bisection_n, seed, quiet) -> Non
 @click.option("--seed", type=int, default=0, show_default=True)
 def hypotheses(out, sigmas, epsilons, m, seed) -> None:
     """Feasible intervals and boxes against σ: how many smoothed hypotheses still fit the data within ε."""
-    from ..experiments.audit import run_hypotheses
+    from ..studies.audit import run_part
 
-    s = _levels(sigmas)
-    e = parse_floats(epsilons, "--epsilons")
-    if m < 1:
-        raise InvalidArgumentError(f"--m must be >= 1, got {m}")
-    _standalone(out, "hypotheses", {"sigmas": s, "epsilons": e, "m": m, "seed": seed},
-                lambda folder: run_hypotheses(folder, sigmas=s, epsilons=e, m=m, seed=seed))
+    run_part("hypotheses", out, echo=click.echo, sigmas=_levels(sigmas), epsilons=parse_floats(epsilons, "--epsilons"),
+             m=m, seed=seed)
+
+
+def _integers(text: str, what: str) -> list[int]:
+    """'1,2,10' → [1, 2, 10]; a number that is not whole is refused."""
+    values = parse_floats(text, what)
+    if not all(float(v).is_integer() for v in values):
+        raise InvalidArgumentError(f"{what} must be comma-separated integers, got {text!r}")
+    return [int(v) for v in values]
 
 
 def _levels(text: str) -> list[float]:

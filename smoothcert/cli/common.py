@@ -8,6 +8,7 @@ import click
 import torch
 
 from ..errors import InputError, InvalidArgumentError, SmoothcertError
+from ..validate import check_num_classes
 
 EXIT_USAGE = 2
 
@@ -128,6 +129,10 @@ def _load_model_and_data(opts: dict, device: torch.device):
 
     if bool(opts["checkpoint"]) == bool(opts["model_spec"]):
         raise InvalidArgumentError("give exactly one of --checkpoint or --model")
+    if opts["checkpoint"] and opts.get("weights"):
+        raise InvalidArgumentError("--weights goes with --model; a --checkpoint carries its own weights")
+    if opts.get("num_classes") is not None:
+        check_num_classes(opts["num_classes"])
     info = None
     if opts["checkpoint"]:
         model, info = load_checkpoint(opts["checkpoint"], device)
@@ -140,7 +145,8 @@ def _load_model_and_data(opts: dict, device: torch.device):
     if info is not None and tuple(info.input_shape) != data.input_shape:
         raise InputError(f"the checkpoint expects inputs {tuple(info.input_shape)}, "
                          f"but {dataset_name} has {data.input_shape}")
-    num_classes = opts["num_classes"] or (info.num_classes if info else data.num_classes)
+    num_classes = opts["num_classes"] if opts["num_classes"] is not None else (
+        info.num_classes if info else data.num_classes)
     return model, info, data, num_classes
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -20,21 +19,15 @@ def _data_options(f):
 
 def _common(f):
     f = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")(f)
-    f = click.option("--quiet", is_flag=True, help="No progress bars.")(f)
+    f = click.option("--quiet", is_flag=True, help="No progress bars, no per-epoch lines.")(f)
     return f
 
 
-def _run_data(run: Path, data_dir, download):
-    """The data set a run was trained on (name and split seed from its train manifest or checkpoint)."""
-    from ..data import load_dataset
-    from ..models import read_info
+def _echo(doc, *, title: bool = True) -> None:
+    """Print a job's document (its title too, unless it is a one-line summary)."""
+    from ..report.markdown import render_markdown
 
-    manifest = run / "train.json"
-    seed = 0
-    if manifest.is_file():
-        seed = int(json.loads(manifest.read_text()).get("arguments", {}).get("data_seed", 0))
-    name = read_info(run / "standard").dataset
-    return load_dataset(name, data_dir=data_dir, seed=seed, download=download)
+    click.echo(render_markdown(doc, title=title), nl=False)
 
 
 @click.group(cls=SmoothcertGroup)
@@ -68,10 +61,7 @@ def mix() -> None:
 @_common
 def train_cmd(**o) -> None:
     """Train the standard, robust (PGD), noise-trained and mixing models; resumes where it stopped."""
-    from ..data import load_dataset
-    from ..experiments.mixing import TrainPlan, train_run
-    from ..mixing.adversarial import AdversarialConfig
-    from ..mixing.train_mixing import MixingConfig
+    from ..studies.mixing import AdversarialConfig, MixingConfig, TrainPlan, train_run
 
     steps = [int(v) for v in parse_floats(o["mixing_steps"], "--mixing-steps")]
     if len(steps) != 2:
@@ -84,13 +74,8 @@ def train_cmd(**o) -> None:
         mixing=MixingConfig(eps=o["eps"], norm=o["norm"], steps_low=steps[0], steps_high=steps[1],
                             attack=o["mixing_attack"], epochs=o["mixing_epochs"], lr=o["mixing_lr"], seed=o["seed"]),
         mixing_max=o["mixing_max"], seed=o["seed"], data_seed=o["data_seed"])
-    plan.robust.validate()
-    plan.mixing.validate()
-    data = load_dataset(o["dataset"], data_dir=o["data_dir"], seed=o["data_seed"], download=o["download"])
-    run = Path(o["out"])
-    times = train_run(data, run, plan, device=pick_device(o["device"]), progress=not o["quiet"], echo=click.echo)
-    click.echo(f"done: {', '.join(f'{k} {v:.0f} s' for k, v in times.items()) or 'all stages reused'} → {run}")
-    click.echo(f"data: {data.split_note}")
+    _echo(train_run(o["out"], plan, data=o["dataset"], data_dir=o["data_dir"], download=o["download"],
+                    device=pick_device(o["device"]), progress=not o["quiet"], echo=click.echo), title=False)
 
 
 @mix.command("eval")
@@ -119,7 +104,7 @@ def train_cmd(**o) -> None:
 def eval_cmd(**o) -> None:
     """Clean and robust accuracy of standard, robust, fixed-α and adaptive mixtures; table and plot."""
     from ..attacks import METHODS, AutoAttackConfig
-    from ..experiments.mixing import EvalPlan, eval_run
+    from ..studies.mixing import EvalPlan, eval_run
 
     attacks = [a.strip() for a in o["attacks"].split(",") if a.strip()]
     bad = [a for a in attacks if a not in METHODS or a == "autoattack"]
@@ -128,30 +113,20 @@ def eval_cmd(**o) -> None:
     alpha_range = parse_floats(o["alpha_range"], "--alpha-range")
     if len(alpha_range) != 2:
         raise InvalidArgumentError(f"--alpha-range needs LOW,HIGH, got {o['alpha_range']!r}")
-    if o["max_inputs"] < 1 or o["steps"] < 1 or o["batch_size"] < 1:
-        raise InvalidArgumentError("--max, --steps and --batch-size must be >= 1")
-    from ..attacks import art_available
-
-    if o["autoattack_max"] > 0 and not art_available():
-        raise InvalidArgumentError("--autoattack-max needs the optional package adversarial-robustness-toolbox "
-                                   "(pip install adversarial-robustness-toolbox)")
-    plan = EvalPlan(eps=parse_floats(o["eps"], "--eps"), alphas=parse_floats(o["alphas"], "--alphas"),
+    alphas = parse_floats(o["alphas"], "--alphas")
+    if any(not 0 <= a <= 1 for a in alphas):
+        raise InvalidArgumentError(f"--alphas must lie in [0, 1], got {o['alphas']!r}")
+    plan = EvalPlan(eps=parse_floats(o["eps"], "--eps"), alphas=alphas,
                     gamma_scale=o["gamma_scale"], gamma_biases=parse_floats(o["gamma_biases"], "--gamma-biases"),
                     alpha_range=(alpha_range[0], alpha_range[1]), attacks=attacks, norm=o["norm"],
                     steps=o["steps"], max_inputs=o["max_inputs"], autoattack_inputs=o["autoattack_max"],
                     autoattack=AutoAttackConfig(apgd_iter=o["autoattack_iter"],
                                                 square_queries=o["autoattack_queries"]),
                     batch_size=o["batch_size"], seed=o["seed"], name=o["name"])
-    if not o["name"] or not all(c.isalnum() or c in "-_" for c in o["name"]):
-        raise InvalidArgumentError(f"--name takes letters, digits, - and _, got {o['name']!r}")
-    if any(not 0 <= a <= 1 for a in plan.alphas):
-        raise InvalidArgumentError(f"--alphas must lie in [0, 1], got {o['alphas']!r}")
     run = Path(o["run_dir"])
-    data = _run_data(run, o["data_dir"], o["download"])
-    report = eval_run(run, data, plan, device=pick_device(o["device"]), resume=o["resume"],
-                      overwrite=o["overwrite"], progress=not o["quiet"], echo=click.echo)
-    click.echo(report.read_text())
-    click.echo(f"table {report}; plot {run / 'tradeoff.png'}")
+    _echo(eval_run(run, plan, data_dir=o["data_dir"], download=o["download"], device=pick_device(o["device"]),
+                   resume=o["resume"], overwrite=o["overwrite"], progress=not o["quiet"], echo=click.echo))
+    click.echo(f"table {run / (plan.name + '.md')}; plot {run / 'tradeoff.png'}")
 
 
 @mix.command("certify")
@@ -174,24 +149,16 @@ def eval_cmd(**o) -> None:
 @_common
 def certify_cmd(**o) -> None:
     """Certified accuracy of the mixture with the smoothed noise-trained model, against α (sound and plug-in)."""
-    from ..experiments.mixing import CertifyPlan, certify_run
-    from ..mixing.certify import check_mixing_alpha
-    from ..validate import check_alpha
+    from ..studies.mixing import CertifyPlan, certify_run
 
-    check_alpha(o["alpha_conf"])
-    alphas = parse_floats(o["alphas"], "--alphas")
-    check_mixing_alpha(alphas)
-    if o["max_inputs"] < 1:
-        raise InvalidArgumentError(f"--max must be >= 1, got {o['max_inputs']}")
     plan = CertifyPlan(sigma=o["sigma"], n0=o["n0"], n=o["n"], alpha_conf=o["alpha_conf"],
-                       max_inputs=o["max_inputs"], alphas=alphas, radii=parse_floats(o["radii"], "--radii"),
-                       batch_size=o["batch_size"], seed=o["seed"], compile=o["compile_model"])
+                       max_inputs=o["max_inputs"], alphas=parse_floats(o["alphas"], "--alphas"),
+                       radii=parse_floats(o["radii"], "--radii"), batch_size=o["batch_size"], seed=o["seed"],
+                       compile=o["compile_model"])
     run = Path(o["run_dir"])
-    data = _run_data(run, o["data_dir"], o["download"])
-    report = certify_run(run, data, plan, device=pick_device(o["device"]), resume=o["resume"],
-                         overwrite=o["overwrite"], progress=not o["quiet"], echo=click.echo)
-    click.echo(report.read_text())
-    click.echo(f"table {report}; plot {run / 'certified_vs_alpha.png'}")
+    _echo(certify_run(run, plan, data_dir=o["data_dir"], download=o["download"], device=pick_device(o["device"]),
+                      resume=o["resume"], overwrite=o["overwrite"], progress=not o["quiet"], echo=click.echo))
+    click.echo(f"table {run / 'certify.md'}; plot {run / 'certified_vs_alpha.png'}")
 
 
 @mix.command("plot")
@@ -199,16 +166,9 @@ def certify_cmd(**o) -> None:
 @click.option("--eps", default=None, help="Panels (default: every ε in the evaluations).")
 def plot_cmd(run_dir, eps) -> None:
     """Redraw the trade-off plot from every evaluation in a run folder (no attacks are run)."""
-    from ..experiments.mixing import all_eval_rows
-    from ..report.mixing_plots import plot_tradeoff
+    from ..studies.mixing import plot_run
 
-    run = Path(run_dir)
-    rows = all_eval_rows(run) if run.is_dir() else []
-    if not rows:
-        raise InvalidArgumentError(f"no evaluation results in {run}: run `smoothcert mix eval` first")
-    panels = parse_floats(eps, "--eps") if eps else sorted({float(r["eps"]) for r in rows})
-    paths = plot_tradeoff(rows, panels, run / "tradeoff", title=f"{run.name}: clean vs robust accuracy")
-    click.echo(f"plot {paths[0]} ({len(rows)} rows)")
+    _echo(plot_run(Path(run_dir), parse_floats(eps, "--eps") if eps else None), title=False)
 
 
 COMMANDS = [mix]

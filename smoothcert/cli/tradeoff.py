@@ -6,11 +6,8 @@ them smoothed at each β (risk of the majority vote, certified accuracy), with c
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import click
 
-from ..errors import InvalidArgumentError
 from .common import SmoothcertGroup, parse_floats
 
 
@@ -32,16 +29,17 @@ def tradeoff() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--mode", type=click.Choice(["constant", "nearest", "reflect", "mirror", "wrap"]), default="constant",
               show_default=True, help="Boundary mode of the Gaussian convolution (scipy.ndimage).")
+@click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def disks(**opts) -> None:
     """Synthetic disks: Δ_{α,β} − Δ_{0,β} against α for each β and ζ, and α*(β, ζ)."""
-    from ..analysis.tradeoff.disks import DisksConfig
-    from ..experiments.tradeoff import parse_levels, run_disks_experiment
+    from ..studies.tradeoff import DisksConfig, parse_levels, run_disks_experiment
 
     config = DisksConfig(size=opts["size"], radius=opts["radius"], zetas=parse_levels(opts["zetas"], "--zetas"),
                          alphas=parse_levels(opts["alphas"], "--alphas"), betas=parse_levels(opts["betas"], "--betas"),
                          draws=opts["draws"], tries=opts["tries"], seed=opts["seed"], mode=opts["mode"])
-    run_disks_experiment(config, opts["out"], progress=not opts["quiet"], echo=click.echo)
+    run_disks_experiment(config, opts["out"], overwrite=opts["overwrite"], progress=not opts["quiet"],
+                         echo=click.echo)
 
 
 def _optional(name: str, kind=float, help: str = ""):
@@ -81,28 +79,15 @@ def _optional(name: str, kind=float, help: str = ""):
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def grid(**opts) -> None:
     """Real data: models trained at each α, smoothed at each β; risk, certified accuracy, α*(β)."""
-    from ..analysis.tradeoff.grid import grid_preset
-    from ..experiments.tradeoff import parse_levels, run_grid
+    from ..studies.tradeoff import grid_config, parse_levels, run_grid
 
-    cfg = grid_preset(opts["dataset"])
-    cfg = replace(cfg, dataset=opts["dataset"], data_dir=opts["data_dir"], data_seed=opts["data_seed"],
-                  seed=opts["seed"])
-    overrides = {"arch": opts["arch"], "votes": opts["votes"], "risk_skip": opts["risk_skip"],
-                 "risk_max": opts["risk_max"], "n0": opts["n0"], "n": opts["n"], "cert_alpha": opts["cert_alpha"],
-                 "cert_skip": opts["cert_skip"], "cert_max": opts["cert_max"], "compile": opts["compile_model"]}
-    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-    for name in ("alphas", "betas", "radii"):
-        if opts[name] is not None:
-            values = parse_levels(opts[name], f"--{name}") if name != "radii" else parse_floats(opts[name], "--radii")
-            setattr(cfg, name, values)
-    if opts["clean_epochs"] is not None:
-        cfg.clean = replace(cfg.clean, epochs=opts["clean_epochs"])
-    finetune = {"epochs": opts["epochs"], "copies": opts["copies"], "images_per_step": opts["images_per_step"]}
-    cfg.finetune = replace(cfg.finetune, **{k: v for k, v in finetune.items() if v is not None})
-    if opts["no_finetune_zero"]:
-        cfg.finetune = replace(cfg.finetune, finetune_zero=False)
-    if opts["threads"] < 1:
-        raise InvalidArgumentError(f"--threads must be >= 1, got {opts['threads']}")
+    levels = {k: None if opts[k] is None else parse_levels(opts[k], f"--{k}") for k in ("alphas", "betas")}
+    radii = None if opts["radii"] is None else parse_floats(opts["radii"], "--radii")
+    settings = {k: opts[k] for k in ("data_dir", "data_seed", "seed", "arch", "votes", "risk_skip", "risk_max", "n0",
+                                     "n", "cert_alpha", "cert_skip", "cert_max", "clean_epochs", "epochs", "copies",
+                                     "images_per_step")}
+    cfg = grid_config(opts["dataset"], **settings, **levels, radii=radii, compile=opts["compile_model"],
+                      finetune_zero=False if opts["no_finetune_zero"] else None)
     result = run_grid(cfg, opts["out"], workers=opts["workers"], threads=opts["threads"], resume=opts["resume"],
                       progress=not opts["quiet"], echo=click.echo)
     click.echo(f"cells: {len(result.cells)} of {len(result.alphas) * len(result.betas)} → {opts['out']}")

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -50,9 +51,9 @@ def load_mixing(stem: str | Path, standard: nn.Module, robust: nn.Module, exampl
     if not sidecar.is_file() or not weights.is_file():
         raise CheckpointError(f"mixing network not found: {weights} with {sidecar.name}")
     try:
-        doc = json.loads(sidecar.read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{sidecar} is not valid JSON: {err}") from err
+        doc = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{sidecar} is not valid UTF-8 JSON: {str(err).splitlines()[0]}") from err
     if doc.get("format") != MIXING_FORMAT:
         raise CheckpointError(f"{sidecar} is not a smoothcert mixing-network sidecar")
     cfg = doc["network"]
@@ -61,6 +62,6 @@ def load_mixing(stem: str | Path, standard: nn.Module, robust: nn.Module, exampl
                         bn_momentum=cfg["bn_momentum"])
     try:
         net.load_state_dict(load_file(str(weights)))
-    except (RuntimeError, OSError, ValueError) as err:
+    except (SafetensorError, RuntimeError, OSError, ValueError) as err:
         raise CheckpointError(f"mixing weights {weights} do not fit: {str(err).splitlines()[0]}") from err
     return MixedClassifier(standard, robust, mixing=net.to(example.device), s_g=doc["s_g"], s_h=doc["s_h"]).eval()

@@ -1,5 +1,12 @@
-"""Uncertainty-aware randomized smoothing (methods.md §4): measures, the ⊥-outcome base classifier, τ
-calibration, smoothed uncertainty scores and OOD detection. Certificates: :mod:`smoothcert.certificates.uncertainty`.
+"""Uncertainty-aware randomized smoothing (methods.md §4), the engine-level parts: base-classifier outcomes the
+engine evaluates inside its passes.
+
+- :mod:`.measures`: uncertainty measures on a model's outputs; ensembles and MC dropout as several members.
+- :mod:`.outcome`: the ⊥-outcome base classifier as an outcome map, and τ calibration.
+- :mod:`.scores`: smoothed uncertainty scores (mean u, ⊥ fraction) from the engine's noisy passes.
+
+Certificates: :mod:`smoothcert.certificates.uncertainty`. Certifying, τ sweeps, OOD detection and the
+experiment: the study :mod:`smoothcert.studies.uncertainty`.
 """
 
 from .measures import (
