@@ -40,6 +40,7 @@ from smoothcert.data import load_mnist
 from smoothcert.models import load_checkpoint
 from smoothcert.models.checkpoint import checkpoint_paths
 from smoothcert.pipeline import certify_dataset
+from smoothcert.runs import RunOptions
 from smoothcert.training import TrainConfig, train_base_model
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -61,7 +62,7 @@ def run(name, smooth, data, indices, args, n, sequential=None):
     certify_dataset(smooth, data.x_test, data.y_test, out, n0=100, n=n, alpha=0.001, indices=indices,
                     arguments={"name": name, "n": n, "sigma": args.sigma, "precision": smooth.precision,
                                "sequential": repr(sequential)},
-                    resume=out.is_file(), progress=False, sequential=sequential)
+                    options=RunOptions(resume=out.is_file(), progress=False), sequential=sequential)
     res = read_results(out)
     seconds = float(res.time.sum())  # from the rows, so a resumed benchmark keeps its earlier timings
     samples = float(np.mean(res.extra["n0"] + res.extra["n"]))

@@ -13,7 +13,7 @@ import torch
 
 from .certificates.sequential import SequentialConfig
 from .errors import InvalidArgumentError
-from .runs import CERTIFY_COLUMNS, PREDICT_COLUMNS, SEQUENTIAL_COLUMNS, run_into_files
+from .runs import CERTIFY_COLUMNS, PREDICT_COLUMNS, SEQUENTIAL_COLUMNS, Run, RunOptions
 from .smooth import Smooth
 from .validate import check_alpha, check_count
 
@@ -38,18 +38,17 @@ def certify_dataset(
     alpha: float = 0.001,
     indices: Sequence[int] | None = None,
     arguments: Mapping[str, object] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    record_time: bool = True,
-    progress: bool = True,
+    options: RunOptions | None = None,
     context: Mapping[str, object] | None = None,
     sequential: SequentialConfig | None = None,
 ) -> dict:
     """CERTIFY every selected input of x [N, *shape] (labels y [N]) and write one TSV row each to ``out``.
 
     Rows have Cohen's columns ``idx label predict radius correct time`` then ``pA_lower n0 n count_top``;
-    ``time`` is seconds per input (the batch's time shared among its inputs; 0 when ``record_time`` is off,
-    which makes reruns byte-identical). A manifest ``out.json`` records ``arguments`` and ``context``.
+    ``time`` is seconds per input (the batch's time shared among its inputs; 0 when ``options.record_time`` is
+    off, which makes reruns byte-identical). A manifest ``out.json`` records ``arguments`` and ``context``.
+    ``options`` (:class:`~smoothcert.runs.RunOptions`, default ``RunOptions()``): resume the rows already in
+    ``out`` (refusing different ``arguments``), overwrite it, timing, progress bar.
     With ``sequential``, inputs are certified by sequential CERTIFY (n is then the cap): the ``n`` column holds
     the samples each input used, and columns ``pA_upper stop`` are added.
     Returns counts and timing of this call.
@@ -74,9 +73,8 @@ def certify_dataset(
     if sequential is not None:
         sequential = replace(sequential, n_max=n).validate()
     per_input = None if sequential is not None else n0 + n
-    return run_into_files("certify", smooth, x, y, [out], [arguments], columns, lambda *a: [compute(*a)],
-                          indices=indices, per_input_samples=per_input, fill_samples=n0, resume=resume,
-                          overwrite=overwrite, record_time=record_time, progress=progress, context=context)
+    return Run("certify", [out], [arguments], columns, options, context).execute(
+        smooth, x, y, lambda *a: [compute(*a)], indices=indices, per_input_samples=per_input, fill_samples=n0)
 
 
 def predict_dataset(
@@ -89,14 +87,11 @@ def predict_dataset(
     alpha: float = 0.001,
     indices: Sequence[int] | None = None,
     arguments: Mapping[str, object] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    record_time: bool = True,
-    progress: bool = True,
+    options: RunOptions | None = None,
     context: Mapping[str, object] | None = None,
 ) -> dict:
     """PREDICT every selected input and write rows ``idx label predict correct time count_top
-    count_runner_up n pvalue`` to ``out`` (predict = −1: abstain). Same resume rules as certify_dataset."""
+    count_runner_up n pvalue`` to ``out`` (predict = −1: abstain). Same ``options`` as certify_dataset."""
     n, alpha = check_count("n", n), check_alpha(alpha)
     indices = list(range(len(x))) if indices is None else list(indices)
     arguments = dict(arguments or {"n": n, "alpha": alpha, "sigma": smooth.sigma, "seed": smooth.seed})
@@ -106,6 +101,5 @@ def predict_dataset(
         return [{"predict": p.prediction, "count_top": p.count_top, "count_runner_up": p.count_runner_up,
                  "n": p.n, "pvalue": p.pvalue} for p in preds]
 
-    return run_into_files("predict", smooth, x, y, [out], [arguments], PREDICT_COLUMNS, lambda *a: [compute(*a)],
-                          indices=indices, per_input_samples=n, fill_samples=n, resume=resume,
-                          overwrite=overwrite, record_time=record_time, progress=progress, context=context)
+    return Run("predict", [out], [arguments], PREDICT_COLUMNS, options, context).execute(
+        smooth, x, y, lambda *a: [compute(*a)], indices=indices, per_input_samples=n, fill_samples=n)

@@ -30,6 +30,7 @@ from .models.checkpoint import checkpoint_paths
 from .pipeline import certify_dataset
 from .report.markdown import render_markdown, write_markdown
 from .report.plots import plot_certified_accuracy
+from .runs import RunOptions
 from .smooth import Smooth
 from .training import TrainConfig, train_base_model
 
@@ -160,7 +161,7 @@ def run_demo(
     arguments = {"dataset": "digits", "sigma": sigma, "n0": n0, "n": n, "alpha": alpha, "seed": seed}
     context = {"device": str(device), "dataset": {"name": data.name, "split_note": data.split_note}}
     certify_dataset(smooth, data.x_test, data.y_test, tsv, n0=n0, n=n, alpha=alpha, arguments=arguments,
-                    resume=tsv.is_file(), progress=progress, context=context)
+                    options=RunOptions(resume=tsv.is_file(), progress=progress), context=context)
     total_seconds = time.perf_counter() - started
 
     results = read_results(tsv, name=f"digits, LeNet, σ = {sigma}")

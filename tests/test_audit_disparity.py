@@ -12,6 +12,7 @@ from smoothcert import ABSTAIN, Smooth
 from smoothcert.analysis import read_results
 from smoothcert.errors import InvalidArgumentError, ResultsError
 from smoothcert.noise import GaussianNoise
+from smoothcert.runs import RunOptions
 from smoothcert.sampling import ArgmaxOutcome
 from smoothcert.stats import binomial_test_half
 from smoothcert.studies.audit.disparity import (
@@ -97,7 +98,7 @@ def test_metrics_on_the_constructed_classifier(tmp_path):
     model, x, y = constructed()
     smooth = Smooth(model, 3, SIGMA, batch_size=4096, seed=5)
     out = tmp_path / "audit.tsv"
-    audit_dataset(smooth, x, y, out, n0=100, n=1000, alpha=0.001, progress=False)
+    audit_dataset(smooth, x, y, out, n0=100, n=1000, alpha=0.001, options=RunOptions(progress=False))
     m = class_metrics(read_results(out), 3, [0.0, 0.2, 0.3], SIGMA)
     assert m.counts.tolist() == [5, 4, 2]
     assert m.base_clean.tolist() == [0.8, 0.75, 1.0]
@@ -164,11 +165,11 @@ def test_resume_gives_the_rows_of_an_uninterrupted_run(tmp_path):
     model, x, y = constructed()
     smooth = Smooth(model, 3, SIGMA, batch_size=1024, seed=3)
     whole, part = tmp_path / "whole.tsv", tmp_path / "part.tsv"
-    audit_dataset(smooth, x, y, whole, n0=20, n=200, progress=False, chunk=4)
-    audit_dataset(smooth, x, y, part, n0=20, n=200, progress=False, indices=range(5), chunk=2)
+    audit_dataset(smooth, x, y, whole, n0=20, n=200, options=RunOptions(progress=False), chunk=4)
+    audit_dataset(smooth, x, y, part, n0=20, n=200, options=RunOptions(progress=False), indices=range(5), chunk=2)
     text = part.read_text()
     part.write_text(text[: len(text) - 7])  # a torn last row
-    audit_dataset(smooth, x, y, part, n0=20, n=200, progress=False, resume=True, chunk=3)
+    audit_dataset(smooth, x, y, part, n0=20, n=200, options=RunOptions(resume=True, progress=False), chunk=3)
 
     def rows(path):
         lines = path.read_text().splitlines()
@@ -178,9 +179,9 @@ def test_resume_gives_the_rows_of_an_uninterrupted_run(tmp_path):
 
     assert rows(part) == rows(whole)
     with pytest.raises(ResultsError):  # other arguments: refused, file kept
-        audit_dataset(smooth, x, y, part, n0=20, n=300, progress=False, resume=True)
+        audit_dataset(smooth, x, y, part, n0=20, n=300, options=RunOptions(resume=True, progress=False))
     with pytest.raises(ResultsError):  # no silent overwrite
-        audit_dataset(smooth, x, y, whole, n0=20, n=200, progress=False)
+        audit_dataset(smooth, x, y, whole, n0=20, n=200, options=RunOptions(progress=False))
     assert rows(part) == rows(whole)
 
 

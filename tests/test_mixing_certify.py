@@ -17,6 +17,7 @@ from scipy.stats import binom, norm
 from smoothcert import GaussianNoise, Smooth
 from smoothcert.certificates.mixture import lipschitz_radius, mixture_mu, mixture_radius, rs_radius, simultaneous_bounds
 from smoothcert.errors import InvalidArgumentError
+from smoothcert.runs import RunOptions
 from smoothcert.stats import clopper_pearson_lower, clopper_pearson_upper
 from smoothcert.studies.mixing import (
     MixtureVotes,
@@ -189,9 +190,9 @@ def test_vote_sampling_resumes_to_the_same_rows(tmp_path):
     y = torch.tensor([int(model(x[i : i + 1]).argmax()) for i in range(12)])
     smooth = Smooth(model, 3, 0.25, seed=5)
     full, part = tmp_path / "full.tsv", tmp_path / "part.tsv"
-    certify_mixture_dataset(smooth, x, y, full, n0=10, n=200, progress=False)
-    certify_mixture_dataset(smooth, x, y, part, n0=10, n=200, indices=range(5), progress=False)
-    certify_mixture_dataset(smooth, x, y, part, n0=10, n=200, resume=True, progress=False)
+    certify_mixture_dataset(smooth, x, y, full, n0=10, n=200, options=RunOptions(progress=False))
+    certify_mixture_dataset(smooth, x, y, part, n0=10, n=200, indices=range(5), options=RunOptions(progress=False))
+    certify_mixture_dataset(smooth, x, y, part, n0=10, n=200, options=RunOptions(resume=True, progress=False))
 
     def strip_time(path):
         return [line.rsplit("\t", 1)[0] for line in path.read_text().splitlines()]

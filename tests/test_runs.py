@@ -16,10 +16,12 @@ from torch import nn
 
 import smoothcert
 from smoothcert.errors import ResultsError
-from smoothcert.pipeline import certify_dataset, run_into_files
+from smoothcert.pipeline import certify_dataset
 from smoothcert.runs import (
     CERTIFY_COLUMNS,
     ResultWriter,
+    Run,
+    RunOptions,
     check_resumable,
     environment,
     format_value,
@@ -248,8 +250,8 @@ def certify_points(model: nn.Module, out: Path, resume: bool = False) -> dict:
     x = torch.linspace(0.05, 0.95, 8).unsqueeze(1).repeat(1, 2)
     y = (x.sum(dim=1) > 1).long()
     smooth = Smooth(model, 2, 0.25, batch_size=10, seed=3)
-    return certify_dataset(smooth, x, y, out, n0=10, n=40, alpha=0.01, resume=resume, record_time=False,
-                           progress=False)
+    return certify_dataset(smooth, x, y, out, n0=10, n=40, alpha=0.01,
+                           options=RunOptions(resume=resume, record_time=False, progress=False))
 
 
 def test_interrupted_run_keeps_rows_and_resumes_to_the_same_file(tmp_path):
@@ -281,7 +283,7 @@ def test_interrupted_run_keeps_rows_and_resumes_to_the_same_file(tmp_path):
 
 
 def test_one_sampling_pass_fills_several_files_and_resumes_each(tmp_path):
-    """run_into_files with two files: rows go to both; a file missing rows gets only those on resume."""
+    """A Run with two files: rows go to both; a file missing rows gets only those on resume."""
     x = torch.linspace(0.05, 0.95, 6).unsqueeze(1).repeat(1, 2)
     y = (x.sum(dim=1) > 1).long()
     smooth = Smooth(Linear2(), 2, 0.25, batch_size=10, seed=3)
@@ -295,13 +297,19 @@ def test_one_sampling_pass_fills_several_files_and_resumes_each(tmp_path):
         return [rows, [{**r, "radius": 2 * r["radius"]} for r in rows]]
 
     outs = [tmp_path / "a.tsv", tmp_path / "b.tsv"]
-    run = dict(indices=list(range(6)), per_input_samples=50, fill_samples=10, record_time=False, progress=False)
-    run_into_files("certify", smooth, x, y, outs, [{"k": 1}, {"k": 2}], CERTIFY_COLUMNS, compute, **run)
+    run = dict(indices=list(range(6)), per_input_samples=50, fill_samples=10)
+
+    def execute(resume: bool) -> dict:
+        options = RunOptions(resume=resume, record_time=False, progress=False)
+        return Run("certify", outs, [{"k": 1}, {"k": 2}], CERTIFY_COLUMNS, options).execute(smooth, x, y, compute,
+                                                                                             **run)
+
+    execute(resume=False)
     a, b = (o.read_text().splitlines() for o in outs)
     assert len(a) == len(b) == 7 and a[1:] != b[1:]
     whole_b = outs[1].read_text()
     outs[1].write_text("\n".join(b[:3]) + "\n")  # b lost its last four rows
     calls.clear()
-    run_into_files("certify", smooth, x, y, outs, [{"k": 1}, {"k": 2}], CERTIFY_COLUMNS, compute, resume=True, **run)
+    execute(resume=True)
     assert sorted(i for c in calls for i in c) == [2, 3, 4, 5]
     assert outs[1].read_text() == whole_b and outs[0].read_text().splitlines() == a

@@ -154,6 +154,7 @@ def run_smoothed(kind: str, opts: dict) -> None:
     from ..certificates.sequential import SequentialConfig
     from ..models.checkpoint import asdict_info
     from ..pipeline import certify_dataset, predict_dataset, select_indices
+    from ..runs import RunOptions
     from ..smooth import Smooth
 
     set_threads(opts.get("threads"))
@@ -167,8 +168,9 @@ def run_smoothed(kind: str, opts: dict) -> None:
                                                    "test_inputs": len(data.x_test), "selected": len(indices)},
                "model": asdict_info(info) if info else {"spec": opts["model_spec"], "weights": opts["weights"]},
                "noise": smooth.noise.to_dict()}  # the pipeline adds the engine's settings
-    common = dict(indices=indices, arguments=arguments, resume=opts["resume"], overwrite=opts["overwrite"],
-                  record_time=not opts["no_timing"], progress=not opts["quiet"], context=context)
+    options = RunOptions(resume=opts["resume"], overwrite=opts["overwrite"], record_time=not opts["no_timing"],
+                         progress=not opts["quiet"])
+    common = dict(indices=indices, arguments=arguments, options=options, context=context)
     if kind == "certify":
         sequential = None
         if opts.get("sequential"):

@@ -24,6 +24,28 @@ X_LABEL = "radius (ℓ2, input space)"
 Y_LABEL = "certified accuracy"
 
 
+def new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
+    """A figure on its own Agg canvas (no pyplot state, no display), with constrained layout."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Figure, out_path_stem: str | Path, dpi: int = 110) -> list[Path]:
+    """Write ``stem.png`` (at ``dpi``) and ``stem.svg``, then clear ``fig``; returns both paths.
+
+    The SVG carries no timestamp, so identical figures give identical files. Every figure of the package is
+    written here.
+    """
+    stem = Path(out_path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
+    fig.savefig(paths[0], dpi=dpi)
+    fig.savefig(paths[1], metadata={"Date": None})
+    fig.clear()
+    return paths
+
+
 def _default_grid(runs: Mapping[str, CertifyResults], radius_column: str) -> np.ndarray:
     """[GRID_POINTS] radii from 0 to a little past the largest certified radius of any run."""
     largest = 0.0
@@ -57,8 +79,7 @@ def plot_certified_accuracy(runs: Mapping[str, CertifyResults], out_path_stem: s
         raise InvalidArgumentError("no runs to plot")
     grid = _default_grid(runs, radius_column) if radii is None else np.sort(validate_radii(radii).ravel())
 
-    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(6.0, 4.0)
     ax = fig.add_subplot()
     for label, res in runs.items():
         # The value at grid[k] holds up to grid[k + 1]: certified accuracy only drops just past a radius.
@@ -72,10 +93,4 @@ def plot_certified_accuracy(runs: Mapping[str, CertifyResults], out_path_stem: s
     if title is not None:
         ax.set_title(title)
 
-    stem = Path(out_path_stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
-    fig.savefig(paths[0], dpi=150)
-    fig.savefig(paths[1], metadata={"Date": None})  # no timestamp: identical inputs give identical files
-    fig.clear()
-    return paths
+    return save_figure(fig, out_path_stem, dpi=150)

@@ -11,7 +11,7 @@ from .cells import CellCache
 from .files import CERTIFY_COLUMNS, PREDICT_COLUMNS, SEQUENTIAL_COLUMNS, ResultWriter, format_value
 from .manifest import check_resumable, earlier_runs, environment, manifest_path, write_manifest
 from .options import RunOptions
-from .run import Run, check_labels, run_into_files
+from .run import Run, check_labels
 
 __all__ = [
     "CERTIFY_COLUMNS",
@@ -27,6 +27,5 @@ __all__ = [
     "environment",
     "format_value",
     "manifest_path",
-    "run_into_files",
     "write_manifest",
 ]

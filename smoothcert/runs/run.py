@@ -145,14 +145,3 @@ class Run:
                 w.close()
             raise
         return writers
-
-
-def run_into_files(kind: str, smooth: Smooth, x: torch.Tensor, y: torch.Tensor, outs: Sequence[str | Path],
-                   arguments: Sequence[Mapping[str, object]], columns: Sequence[str], compute: Compute, *,
-                   indices: Sequence[int], per_input_samples: int | None, fill_samples: int,
-                   resume: bool = False, overwrite: bool = False, record_time: bool = True, progress: bool = True,
-                   context: Mapping[str, object] | None = None, chunk: int | None = None) -> dict:
-    """:meth:`Run.execute` of a :class:`Run` built from these arguments (the form the dataset functions use)."""
-    run = Run(kind, outs, arguments, columns, RunOptions(resume, overwrite, record_time, progress), context)
-    return run.execute(smooth, x, y, compute, indices=indices, per_input_samples=per_input_samples,
-                       fill_samples=fill_samples, chunk=chunk)

@@ -32,7 +32,7 @@ from smoothcert.analysis.results import CertifyResults
 from smoothcert.certificates.cohen import certify_counts, predict_counts
 from smoothcert.errors import InvalidArgumentError
 from smoothcert.noise import Noise
-from smoothcert.runs import run_into_files
+from smoothcert.runs import Run, RunOptions
 from smoothcert.sampling import PREDICTION
 from smoothcert.smooth import ABSTAIN, Smooth
 from smoothcert.validate import check_alpha, check_count
@@ -109,15 +109,14 @@ def audit_dataset(
     alpha: float = 0.001,
     indices: Sequence[int] | None = None,
     arguments: Mapping[str, object] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    progress: bool = True,
+    options: RunOptions | None = None,
     context: Mapping[str, object] | None = None,
     chunk: int = 50,
 ) -> dict:
     """Audit every selected input of x [N, *shape] (labels y [N]) into the TSV ``out`` with a manifest.
 
-    Rows are flushed as written; ``resume`` keeps the rows already in ``out`` (refusing different
+    Rows are flushed as written; ``options`` (:class:`~smoothcert.runs.RunOptions`, default ``RunOptions()``)
+    sets resume, overwrite, timing and progress. A resume keeps the rows already in ``out`` (refusing different
     ``arguments``) and computes the rest, giving the same file an uninterrupted run writes (noise is seeded
     by (seed, idx)). Returns counts and timing of this call.
     """
@@ -130,9 +129,8 @@ def audit_dataset(
     def compute(xb: torch.Tensor, ids: list[int], update) -> list[list[dict]]:
         return [audit_inputs(smooth, xb, y[ids], n0, n, alpha, ids, update)]
 
-    return run_into_files("audit", smooth, x, y, [out], [arguments], AUDIT_COLUMNS, compute, indices=indices,
-                          per_input_samples=n0 + n, fill_samples=n0, resume=resume, overwrite=overwrite,
-                          progress=progress, context=context, chunk=chunk)
+    return Run("audit", [out], [arguments], AUDIT_COLUMNS, options, context).execute(
+        smooth, x, y, compute, indices=indices, per_input_samples=n0 + n, fill_samples=n0, chunk=chunk)
 
 
 # --- per-class metrics ------------------------------------------------------------------------------------

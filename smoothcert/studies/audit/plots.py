@@ -11,11 +11,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
-from matplotlib.figure import Figure
 
 from smoothcert.errors import InvalidArgumentError
+from smoothcert.report.plots import new_figure, save_figure
 
 __all__ = [
     "plot_accuracy_loss",
@@ -31,22 +30,6 @@ __all__ = [
 
 PNG_DPI = 110
 """Resolution of the PNGs: enough to read, small enough for a repository."""
-
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Figure, stem: str | Path) -> list[Path]:
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
-    fig.savefig(paths[0], dpi=PNG_DPI)
-    fig.savefig(paths[1], metadata={"Date": None})  # no timestamp: same data, same file
-    fig.clear()
-    return paths
 
 
 def _class_colors(num_classes: int) -> list:
@@ -68,7 +51,7 @@ def plot_per_class_vs_sigma(curves: Mapping[str, tuple[Sequence[float], np.ndarr
     """
     if not curves:
         raise InvalidArgumentError("no curves to plot")
-    fig = _figure(4.2 * len(curves) + 1.2, 3.6)
+    fig = new_figure(4.2 * len(curves) + 1.2, 3.6)
     axes = fig.subplots(1, len(curves), sharey=True, squeeze=False)[0]
     colors = _class_colors(len(class_names))
     for ax, (family, (sigmas, acc, clean)) in zip(axes, curves.items(), strict=True):
@@ -88,7 +71,7 @@ def plot_per_class_vs_sigma(curves: Mapping[str, tuple[Sequence[float], np.ndarr
     axes[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, title="class")
     if title:
         fig.suptitle(title)
-    return _save(fig, stem)
+    return save_figure(fig, stem, dpi=PNG_DPI)
 
 
 def plot_class_heatmap(maps: Mapping[str, tuple[Sequence[str], np.ndarray]], class_names: Sequence[str],
@@ -102,7 +85,7 @@ def plot_class_heatmap(maps: Mapping[str, tuple[Sequence[str], np.ndarray]], cla
     if not maps:
         raise InvalidArgumentError("nothing to plot")
     num_classes = len(class_names)
-    fig = _figure(2.2 + 0.8 * sum(len(s) for s, _ in maps.values()) + 0.9, 0.32 * num_classes + 1.6)
+    fig = new_figure(2.2 + 0.8 * sum(len(s) for s, _ in maps.values()) + 0.9, 0.32 * num_classes + 1.6)
     axes = fig.subplots(1, len(maps), squeeze=False)[0]
     image = None
     for ax, (family, (columns, values)) in zip(axes, maps.items(), strict=True):
@@ -120,7 +103,7 @@ def plot_class_heatmap(maps: Mapping[str, tuple[Sequence[str], np.ndarray]], cla
     fig.colorbar(image, ax=list(axes), label=label, shrink=0.9)
     if title:
         fig.suptitle(title)
-    return _save(fig, stem)
+    return save_figure(fig, stem, dpi=PNG_DPI)
 
 
 def plot_disparity_vs_sigma(series: Mapping[str, tuple[Sequence[float], np.ndarray, np.ndarray]],
@@ -130,7 +113,7 @@ def plot_disparity_vs_sigma(series: Mapping[str, tuple[Sequence[float], np.ndarr
     Args:
         series: family → (σ [S], spread [S], worst-class accuracy [S]).
     """
-    fig = _figure(8.0, 3.3)
+    fig = new_figure(8.0, 3.3)
     ax1, ax2 = fig.subplots(1, 2)
     for family, (sigmas, spread, worst) in series.items():
         ax1.plot(sigmas, spread, marker="o", label=family)
@@ -144,7 +127,7 @@ def plot_disparity_vs_sigma(series: Mapping[str, tuple[Sequence[float], np.ndarr
     ax2.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    return _save(fig, stem)
+    return save_figure(fig, stem, dpi=PNG_DPI)
 
 
 def plot_shrink_curves(ratios: Mapping[int, tuple[np.ndarray, np.ndarray]], stem: str | Path) -> list[Path]:
@@ -153,7 +136,7 @@ def plot_shrink_curves(ratios: Mapping[int, tuple[np.ndarray, np.ndarray]], stem
     Args:
         ratios: d → (σ/ρ [S], ρ_σ/ρ [S]).
     """
-    fig = _figure(6.0, 3.8)
+    fig = new_figure(6.0, 3.8)
     ax = fig.add_subplot()
     for d, (s, r) in ratios.items():
         line, = ax.plot(s, r, label=f"d = {d}")
@@ -167,7 +150,7 @@ def plot_shrink_curves(ratios: Mapping[int, tuple[np.ndarray, np.ndarray]], stem
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("A ball B(0, ρ) under smoothing: radius of the smoothed region")
-    return _save(fig, stem)
+    return save_figure(fig, stem, dpi=PNG_DPI)
 
 
 def plot_cone_shrink(apex: Mapping[int, tuple[np.ndarray, np.ndarray]],
@@ -179,7 +162,7 @@ def plot_cone_shrink(apex: Mapping[int, tuple[np.ndarray, np.ndarray]],
         apex: d → (θ in degrees [K], a [K]).
         shapes: label → (axial positions [T], base radius [T], smoothed radius [T]).
     """
-    fig = _figure(9.0, 3.5)
+    fig = new_figure(9.0, 3.5)
     ax1, ax2 = fig.subplots(1, 2)
     for d, (theta, a) in apex.items():
         ax1.plot(theta, a, marker="o", label=f"d = {d}")
@@ -195,7 +178,7 @@ def plot_cone_shrink(apex: Mapping[int, tuple[np.ndarray, np.ndarray]],
     ax2.legend(fontsize=8, title="solid: smoothed, dashed: base", title_fontsize=7)
     ax2.grid(True, alpha=0.3)
     fig.suptitle("Cones and wedges under smoothing (Monte Carlo; S_σ = σ·S₁)")
-    return _save(fig, stem)
+    return save_figure(fig, stem, dpi=PNG_DPI)
 
 
 def plot_regions(xs: np.ndarray, ys: np.ndarray, base: np.ndarray, smoothed: Mapping[float, np.ndarray],
@@ -208,7 +191,7 @@ def plot_regions(xs: np.ndarray, ys: np.ndarray, base: np.ndarray, smoothed: Map
         points: optional data (x [M, 2], y [M]) drawn on the base panel.
     """
     panels = [("base classifier", base), *((f"smoothed, σ = {s:g}", lab) for s, lab in smoothed.items())]
-    fig = _figure(2.5 * len(panels) + 0.6, 2.9)
+    fig = new_figure(2.5 * len(panels) + 0.6, 2.9)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     colors = _class_colors(len(class_names))
     cmap = ListedColormap(colors[: len(class_names)])
@@ -226,7 +209,7 @@ def plot_regions(xs: np.ndarray, ys: np.ndarray, base: np.ndarray, smoothed: Map
     axes[-1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
     if title:
         fig.suptitle(title)
-    return _save(fig, stem)
+    return save_figure(fig, stem, dpi=PNG_DPI)
 
 
 def plot_region_areas(sigmas: np.ndarray, measured: np.ndarray, predicted: Mapping[str, np.ndarray],
@@ -237,7 +220,7 @@ def plot_region_areas(sigmas: np.ndarray, measured: np.ndarray, predicted: Mappi
     Args:
         sigmas: [S]; measured: areas [S]; predicted: label → areas [S]; marks: label → σ (vertical lines).
     """
-    fig = _figure(6.0, 3.6)
+    fig = new_figure(6.0, 3.6)
     ax = fig.add_subplot()
     ax.plot(sigmas, measured, marker="o", color="black", label="measured (grid, Monte Carlo)")
     for label, values in predicted.items():
@@ -250,7 +233,7 @@ def plot_region_areas(sigmas: np.ndarray, measured: np.ndarray, predicted: Mappi
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    return _save(fig, stem)
+    return save_figure(fig, stem, dpi=PNG_DPI)
 
 
 def plot_accuracy_loss(sigmas: Sequence[float], accuracy: Mapping[str, np.ndarray], stem: str | Path, *,
@@ -261,7 +244,7 @@ def plot_accuracy_loss(sigmas: Sequence[float], accuracy: Mapping[str, np.ndarra
     Args:
         sigmas: smoothing σ [S]; accuracy: label (training noise) → accuracy [S].
     """
-    fig = _figure(6.0, 3.8)
+    fig = new_figure(6.0, 3.8)
     ax = fig.add_subplot()
     for label, values in accuracy.items():
         ax.plot(sigmas, values, marker="o", label=label)
@@ -272,7 +255,7 @@ def plot_accuracy_loss(sigmas: Sequence[float], accuracy: Mapping[str, np.ndarra
     ax.legend(fontsize=8, title="trained with")
     if title:
         ax.set_title(title, fontsize=10)
-    return _save(fig, stem)
+    return save_figure(fig, stem, dpi=PNG_DPI)
 
 
 def plot_feasible_counts(results: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]], stem: str | Path,
@@ -282,7 +265,7 @@ def plot_feasible_counts(results: Mapping[str, tuple[np.ndarray, np.ndarray, np.
     Args:
         results: class label → (σ [S], ε [E], counts [S, E]).
     """
-    fig = _figure(4.4 * len(results), 3.5)
+    fig = new_figure(4.4 * len(results), 3.5)
     axes = fig.subplots(1, len(results), squeeze=False)[0]
     for ax, (name, (sigmas, eps, counts)) in zip(axes, results.items(), strict=True):
         for e, value in enumerate(eps):
@@ -293,4 +276,4 @@ def plot_feasible_counts(results: Mapping[str, tuple[np.ndarray, np.ndarray, np.
         ax.set_title(name, fontsize=10)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-    return _save(fig, stem)
+    return save_figure(fig, stem, dpi=PNG_DPI)

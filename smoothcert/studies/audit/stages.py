@@ -11,7 +11,7 @@ import numpy as np
 
 from smoothcert.analysis.results import read_results
 from smoothcert.document import Block, Paragraph, Section
-from smoothcert.runs import CellCache
+from smoothcert.runs import CellCache, RunOptions
 from smoothcert.smooth import Smooth
 
 from .accuracy_loss import accuracy_matrix
@@ -48,7 +48,8 @@ def run_disparity(smooths: Mapping[str, Smooth], families: Mapping[str, Sequence
                          "alpha": config.alpha, "seed": config.seed, "inputs": len(indices),
                          **(fingerprint or {})}
             audit_dataset(smooth, data.x_test, data.y_test, tsv, n0=config.n0, n=config.n, alpha=config.alpha,
-                          indices=indices, arguments=arguments, resume=tsv.is_file(), progress=progress,
+                          indices=indices, arguments=arguments,
+                          options=RunOptions(resume=tsv.is_file(), progress=progress),
                           context={"family": family, "split_note": data.split_note})
             rows = read_results(tsv, name=f"{family} σ={sigma:g}")
             results[family].append(class_metrics(rows, data.num_classes, config.radii, sigma, key))

@@ -20,7 +20,7 @@ import torch
 from ...certificates.cohen import select_class
 from ...certificates.mixture import check_mixing_alpha, mixture_radius
 from ...errors import ResultsError
-from ...runs import run_into_files
+from ...runs import Run, RunOptions
 from ...smooth import Smooth
 from ...validate import check_count
 
@@ -70,9 +70,7 @@ def certify_mixture_dataset(
     n: int = 10_000,
     indices: Sequence[int] | None = None,
     arguments: Mapping[str, object] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    progress: bool = True,
+    options: RunOptions | None = None,
     context: Mapping[str, object] | None = None,
 ) -> dict:
     """Sample the robust model's votes for every selected input and write one TSV row each (resumable).
@@ -80,6 +78,8 @@ def certify_mixture_dataset(
     Rows: ``idx label guess runner_up count_guess count_runner_up n0 n counts time`` (``counts``: the n
     estimation votes per class, comma-separated). Radii for any α, confidence and version follow from these
     rows (:func:`mixture_certified_accuracy`), so one sampling run serves the whole α sweep.
+    ``options`` (:class:`~smoothcert.runs.RunOptions`, default ``RunOptions()``): resume, overwrite, timing,
+    progress. Returns counts and timing of this call.
     """
     n0, n = check_count("n0", n0), check_count("n", n)
     indices = list(range(len(x))) if indices is None else [int(i) for i in indices]
@@ -91,9 +91,8 @@ def certify_mixture_dataset(
                   "count_runner_up": int(c.count_runner_up[k]), "n0": n0, "n": n,
                   "counts": ",".join(str(int(v)) for v in c.counts[k])} for k in range(len(ids))]]
 
-    return run_into_files("mixture votes", smooth, x, y, [out], [arguments], MIXTURE_COLUMNS, compute,
-                          indices=indices, per_input_samples=n0 + n, fill_samples=n0, resume=resume,
-                          overwrite=overwrite, progress=progress, context=context)
+    return Run("mixture votes", [out], [arguments], MIXTURE_COLUMNS, options, context).execute(
+        smooth, x, y, compute, indices=indices, per_input_samples=n0 + n, fill_samples=n0)
 
 
 @dataclass(frozen=True)

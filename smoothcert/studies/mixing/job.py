@@ -31,7 +31,7 @@ from ...errors import CheckpointError, InvalidArgumentError
 from ...models import MixedClassifier, load_checkpoint, load_mixing, read_info, save_mixing
 from ...models.checkpoint import checkpoint_paths
 from ...report.markdown import write_markdown
-from ...runs import write_manifest
+from ...runs import RunOptions, write_manifest
 from ...smooth import Smooth
 from ...training import TrainConfig, train_base_model
 from ...validate import check_alpha, check_count, check_int, check_positive, check_seed
@@ -426,8 +426,9 @@ def certify_run(run: str | Path, plan: CertifyPlan, *, data: Dataset | None = No
     echo(f"sampling votes of the noise-trained model (σ = {plan.sigma:g}, n0 = {plan.n0}, n = {plan.n:,}) "
          f"on {n_inputs} test inputs …")
     stats = certify_mixture_dataset(smooth, data.x_test, data.y_test, run / "certify.tsv", n0=plan.n0, n=plan.n,
-                                    indices=range(n_inputs), arguments=arguments, resume=resume,
-                                    overwrite=overwrite, progress=progress, context=context)
+                                    indices=range(n_inputs), arguments=arguments,
+                                    options=RunOptions(resume=resume, overwrite=overwrite, progress=progress),
+                                    context=context)
     votes = read_mixture_votes(run / "certify.tsv")
     logits = Engine(g, device=device, batch_size=plan.batch_size).logits(data.x_test[votes.idx])
     probs = torch.softmax(logits.float(), dim=1).cpu().numpy()

@@ -10,23 +10,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from ...errors import InvalidArgumentError
+from ...report.plots import new_figure, save_figure
 
 _MARKERS = {"standard": ("s", "tab:blue"), "robust": ("D", "tab:red"), "fixed": ("o", "tab:gray"),
             "adaptive": ("*", "tab:green")}
-
-
-def _save(fig: Figure, stem: str | Path, dpi: int) -> list[Path]:
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
-    fig.savefig(paths[0], dpi=dpi)
-    fig.savefig(paths[1], metadata={"Date": None})
-    fig.clear()
-    return paths
 
 
 def plot_tradeoff(rows: Sequence[Mapping], eps_values: Sequence[float], out_stem: str | Path, *,
@@ -43,8 +32,7 @@ def plot_tradeoff(rows: Sequence[Mapping], eps_values: Sequence[float], out_stem
     """
     if not rows or not eps_values:
         raise InvalidArgumentError("nothing to plot: no rows or no eps values")
-    fig = Figure(figsize=(3.6 * len(eps_values), 3.4), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(3.6 * len(eps_values), 3.4)
     axes = fig.subplots(1, len(eps_values), squeeze=False)[0]
     for ax, eps in zip(axes, eps_values, strict=True):
         sel = [r for r in rows if abs(float(r["eps"]) - eps) < 1e-12]
@@ -74,7 +62,7 @@ def plot_tradeoff(rows: Sequence[Mapping], eps_values: Sequence[float], out_stem
     axes[-1].legend(fontsize=7, loc="best")
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, out_stem, dpi)
+    return save_figure(fig, out_stem, dpi)
 
 
 def _alpha_of(row: Mapping) -> float:
@@ -101,8 +89,7 @@ def plot_certified_vs_alpha(alphas: Sequence[float], radii: Sequence[float], cer
     """
     if not certified:
         raise InvalidArgumentError("nothing to plot: no certified-accuracy tables")
-    fig = Figure(figsize=(6.2, 4.8), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(6.2, 4.8)
     ax = fig.add_subplot()
     colors = [f"C{i}" for i in range(len(radii))]
     styles = ["-", "--", ":", "-."]
@@ -120,4 +107,4 @@ def plot_certified_vs_alpha(alphas: Sequence[float], radii: Sequence[float], cer
     fig.legend(fontsize=6, ncol=2, loc="outside lower center")
     if title:
         ax.set_title(title, fontsize=10)
-    return _save(fig, out_stem, dpi)
+    return save_figure(fig, out_stem, dpi)

@@ -38,7 +38,7 @@ from ...errors import InvalidArgumentError
 from ...models import load_checkpoint, save_checkpoint
 from ...models.checkpoint import checkpoint_paths
 from ...pipeline import certify_dataset, select_indices
-from ...runs import CellCache
+from ...runs import CellCache, RunOptions
 from ...smooth import Smooth
 from ...training import TrainConfig, accuracy, train
 from ...validate import check_alpha, check_count, check_seed
@@ -347,7 +347,7 @@ def evaluate_cell(config: GridConfig, run_dir: Path, alpha: float, beta: float) 
                      "alpha": config.cert_alpha, "seed": config.seed, "indices": f"skip {config.cert_skip}, "
                      f"max {config.cert_max}"}
         certify_dataset(smooth, data.x_test, data.y_test, tsv, n0=config.n0, n=config.n, alpha=config.cert_alpha,
-                        indices=cert_idx, arguments=arguments, resume=tsv.is_file(), progress=False,
+                        indices=cert_idx, arguments=arguments, options=RunOptions(resume=tsv.is_file(), progress=False),
                         context={"dataset": {"name": data.name, "split_note": data.split_note}})
         res = read_results(tsv)
         cell["certified"] = {level_label(r): float(a) for r, a in zip(config.radii,

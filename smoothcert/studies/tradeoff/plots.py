@@ -9,29 +9,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ...errors import InvalidArgumentError
+from ...report.plots import new_figure, save_figure
 from .disks import DisksResult
-
-
-def save_figure(fig: Figure, out_path_stem: str | Path, dpi: int = 110) -> list[Path]:
-    """Write ``stem.png`` and ``stem.svg`` (no timestamp, so identical figures give identical files)."""
-    stem = Path(out_path_stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
-    fig.savefig(paths[0], dpi=dpi)
-    fig.savefig(paths[1], metadata={"Date": None})
-    fig.clear()
-    return paths
-
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def plot_disk_gains(result: DisksResult, out_path_stem: str | Path, title: str | None = None,
@@ -44,7 +26,7 @@ def plot_disk_gains(result: DisksResult, out_path_stem: str | Path, title: str |
     alphas = np.asarray(cfg.alphas)
     order = np.argsort(alphas)
     gains, se, star = result.gains, result.gain_se, result.alpha_star()
-    fig = _figure(4.0 * len(cfg.betas), 3.4)
+    fig = new_figure(4.0 * len(cfg.betas), 3.4)
     axes = fig.subplots(1, len(cfg.betas), sharey=True, squeeze=False)[0]
     for j, (ax, beta) in enumerate(zip(axes, cfg.betas, strict=True)):
         for z, zeta in enumerate(cfg.zetas):
@@ -76,7 +58,7 @@ def plot_heatmap(values: np.ndarray, alphas: Sequence[float], betas: Sequence[fl
     if values.shape != (len(alphas), len(betas)):
         raise InvalidArgumentError(f"values must be [len(alphas), len(betas)] = {(len(alphas), len(betas))}, "
                                    f"got {values.shape}")
-    fig = _figure(1.0 + 0.85 * len(betas), 0.9 + 0.45 * len(alphas))
+    fig = new_figure(1.0 + 0.85 * len(betas), 0.9 + 0.45 * len(alphas))
     ax = fig.add_subplot()
     masked = np.ma.masked_invalid(values)
     image = ax.imshow(masked, cmap=cmap, aspect="auto", origin="lower")
@@ -106,7 +88,7 @@ def plot_alpha_star(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]
     """α*(β) curves, label → (betas, alpha_stars), with the diagonal α = β for reference."""
     if not curves:
         raise InvalidArgumentError("no α*(β) curves to plot")
-    fig = _figure(4.6, 3.8)
+    fig = new_figure(4.6, 3.8)
     ax = fig.add_subplot()
     top = 0.0
     for label, (betas, stars) in curves.items():

@@ -313,8 +313,7 @@ def certify_job(
     args = None if arguments is None else {**arguments, "tau": tau_name(prep.taus[0])}
     stats = certify_uncertainty_dataset(
         prep.smooth, data.x_test, data.y_test, out, n0=n0, n=n, alpha=alpha, indices=prep.certified,
-        arguments=args, resume=options.resume, overwrite=options.overwrite, record_time=options.record_time,
-        progress=options.progress, context=prep.context)
+        arguments=args, options=options, context=prep.context)
     run = Paragraph(f"certify (uncertainty {measure}, τ = {prep.taus[0]:.6g}): {stats['inputs']} inputs in "
                     f"{stats['seconds']:.1f} s ({stats['samples'] / max(stats['seconds'], 1e-9):,.0f} samples/s) "
                     f"→ {out}")
@@ -360,8 +359,7 @@ def sweep_job(
     args = None if arguments is None else {k: v for k, v in arguments.items() if k not in ("taus", "reject_rates")}
     paths = sweep_uncertainty_dataset(
         prep.smooth, data.x_test, data.y_test, out_dir, n0=n0, n=n, alpha=alpha, indices=prep.certified,
-        arguments=args, resume=options.resume, overwrite=options.overwrite, record_time=options.record_time,
-        progress=options.progress, context=prep.context)
+        arguments=args, options=options, context=prep.context)
     return sweep_summary(paths, out_dir, f"{data.name}, {measure}, σ = {sigma:g}")
 
 
@@ -546,8 +544,9 @@ def experiment_job(dataset: str, out: str | Path, *, data_dir: str | Path | None
             folder = out / key
             t0 = time.perf_counter()
             paths = sweep_uncertainty_dataset(smooth, data.x_test, data.y_test, folder, n0=setup.n0, n=setup.n,
-                                              alpha=setup.alpha, indices=certified, resume=folder.is_dir(),
-                                              progress=False, context={"experiment": key})
+                                              alpha=setup.alpha, indices=certified,
+                                              options=RunOptions(resume=folder.is_dir(), progress=False),
+                                              context={"experiment": key})
             seconds = time.perf_counter() - t0
             manifest = json.loads(paths[0].with_suffix(".json").read_text())
             runs = {tau_name(t): read_results(p) for t, p in zip(taus, paths, strict=True)}

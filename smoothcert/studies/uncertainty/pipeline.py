@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ...errors import InvalidArgumentError
-from ...runs import run_into_files
+from ...runs import Run, RunOptions
 from ...smooth import Smooth
 from ...validate import check_alpha, check_count
 from .certify import certify_uncertainty, outcome_map_of
@@ -52,10 +52,7 @@ def _certify_into(
     n0: int,
     n: int,
     alpha: float,
-    resume: bool,
-    overwrite: bool,
-    record_time: bool,
-    progress: bool,
+    options: RunOptions | None,
     context: Mapping[str, object],
 ) -> dict:
     """One sampling pass per input, one row per τ written to ``outs[k]``."""
@@ -64,9 +61,8 @@ def _certify_into(
         per_tau = certify_uncertainty(smooth, xb, n0, n, alpha, indices=ids, progress=update)
         return [[_row(certs.row(j)) for j in range(len(ids))] for certs in per_tau]
 
-    return run_into_files("certify-uncertainty", smooth, x, y, outs, arguments, UNCERTAINTY_COLUMNS, compute,
-                          indices=indices, per_input_samples=n0 + n, fill_samples=n0, resume=resume,
-                          overwrite=overwrite, record_time=record_time, progress=progress, context=context)
+    return Run("certify-uncertainty", outs, arguments, UNCERTAINTY_COLUMNS, options, context).execute(
+        smooth, x, y, compute, indices=indices, per_input_samples=n0 + n, fill_samples=n0)
 
 
 def _base_arguments(smooth: Smooth, n0: int, n: int, alpha: float) -> dict:
@@ -86,17 +82,15 @@ def certify_uncertainty_dataset(
     alpha: float = 0.001,
     indices: Sequence[int] | None = None,
     arguments: Mapping[str, object] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    record_time: bool = True,
-    progress: bool = True,
+    options: RunOptions | None = None,
     context: Mapping[str, object] | None = None,
 ) -> dict:
     """Certify every selected input of x [N, *shape] (labels y [N]) with one τ; one TSV row each in ``out``.
 
     ``smooth.outcome_map`` must be an ``UncertaintyOutcome`` with one τ. Rows: :data:`UNCERTAINTY_COLUMNS`;
     manifest ``out.json`` with ``arguments`` (default: n0, n, α, σ, seed, measure, τ) and ``context``.
-    Resumable like :func:`smoothcert.pipeline.certify_dataset`. Returns counts and timing of this call.
+    ``options`` (:class:`~smoothcert.runs.RunOptions`) as in :func:`smoothcert.pipeline.certify_dataset`.
+    Returns counts and timing of this call.
     """
     n0, n, alpha = check_count("n0", n0), check_count("n", n), check_alpha(alpha)
     om = outcome_map_of(smooth)
@@ -105,8 +99,8 @@ def certify_uncertainty_dataset(
                                    "(use sweep_uncertainty_dataset)")
     indices = list(range(len(x))) if indices is None else list(indices)
     args = dict(arguments or {**_base_arguments(smooth, n0, n, alpha), "tau": tau_name(om.taus[0])})
-    return _certify_into(smooth, x, y, [Path(out)], [args], indices, n0, n, alpha, resume, overwrite, record_time,
-                         progress, {"outcome": om.describe(), **(context or {})})
+    return _certify_into(smooth, x, y, [Path(out)], [args], indices, n0, n, alpha, options,
+                         {"outcome": om.describe(), **(context or {})})
 
 
 def sweep_paths(out_dir: str | Path, taus: Sequence[float]) -> list[Path]:
@@ -125,17 +119,15 @@ def sweep_uncertainty_dataset(
     alpha: float = 0.001,
     indices: Sequence[int] | None = None,
     arguments: Mapping[str, object] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    record_time: bool = True,
-    progress: bool = True,
+    options: RunOptions | None = None,
     context: Mapping[str, object] | None = None,
 ) -> list[Path]:
     """A τ sweep from one sampling pass: ``smooth.outcome_map`` holds K thresholds; writes one results file
     per τ (``out_dir/tau_<τ>.tsv``, same rows as :func:`certify_uncertainty_dataset` would write for that τ).
 
     Each file's certificates hold with probability ≥ 1 − α on their own; the K files share their noise
-    samples, so no statement is made jointly across τ. Returns the K paths.
+    samples, so no statement is made jointly across τ. ``options`` (:class:`~smoothcert.runs.RunOptions`) applies
+    to every file. Returns the K paths.
     """
     n0, n, alpha = check_count("n0", n0), check_count("n", n), check_alpha(alpha)
     om = outcome_map_of(smooth)
@@ -143,6 +135,6 @@ def sweep_uncertainty_dataset(
     base = dict(arguments or _base_arguments(smooth, n0, n, alpha))
     paths = sweep_paths(out_dir, om.taus)
     args = [{**base, "tau": tau_name(t)} for t in om.taus]
-    _certify_into(smooth, x, y, paths, args, indices, n0, n, alpha, resume, overwrite, record_time, progress,
+    _certify_into(smooth, x, y, paths, args, indices, n0, n, alpha, options,
                   {"outcome": om.describe(), **(context or {})})
     return paths

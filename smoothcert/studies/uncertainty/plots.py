@@ -7,31 +7,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ...analysis.results import CertifyResults
 from ...analysis.uncertainty import LABELS, certified_accuracy_of, label_radius
 from ...errors import InvalidArgumentError
-from ...report.plots import X_LABEL, Y_LABEL
+from ...report.plots import X_LABEL, Y_LABEL, new_figure, save_figure
 
 STYLES = {"cohen": ("black", "-"), "i": ("tab:blue", "-"), "ii": ("tab:red", "-"),
           "i_top2": ("tab:blue", ":"), "ii_top2": ("tab:red", ":")}
 
 
-def _save(fig: Figure, out_path_stem: str | Path) -> list[Path]:
-    stem = Path(out_path_stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
-    fig.savefig(paths[0], dpi=110)
-    fig.savefig(paths[1], metadata={"Date": None})
-    fig.clear()
-    return paths
-
-
 def _figure(width: float = 6.0, height: float = 4.0, cols: int = 1) -> tuple[Figure, list]:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(width, height)
     return fig, [fig.add_subplot(1, cols, k + 1) for k in range(cols)]
 
 
@@ -64,7 +52,7 @@ def plot_uncertainty_radii(results: CertifyResults, out_path_stem: str | Path, *
     ax.legend(loc="lower left")  # curves start high and fall: that corner stays free
     if title:
         ax.set_title(title, fontsize=10)
-    return _save(fig, out_path_stem)
+    return save_figure(fig, out_path_stem)
 
 
 def plot_tau_sweep(rows: Sequence[Mapping[str, float]], out_path_stem: str | Path, *, title: str | None = None
@@ -99,7 +87,7 @@ def plot_tau_sweep(rows: Sequence[Mapping[str, float]], out_path_stem: str | Pat
     right.legend(handles=handles, fontsize=7, loc="lower right")
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, out_path_stem)
+    return save_figure(fig, out_path_stem)
 
 
 def plot_ood_roc(in_scores: np.ndarray, ood_scores: Mapping[str, np.ndarray], out_path_stem: str | Path, *,
@@ -123,4 +111,4 @@ def plot_ood_roc(in_scores: np.ndarray, ood_scores: Mapping[str, np.ndarray], ou
     ax.legend(loc="lower right", fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    return _save(fig, out_path_stem)
+    return save_figure(fig, out_path_stem)
