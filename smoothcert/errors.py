@@ -29,3 +29,7 @@ class CheckpointError(SmoothcertError):
 
 class ResultsError(SmoothcertError):
     """A results file cannot be read, or cannot be resumed with the given arguments."""
+
+
+class SplitOverlapError(DataError):
+    """Inputs to certify were training inputs of the model (another split of the data it was trained on)."""

@@ -16,6 +16,7 @@ from smoothcert.data.base import Dataset
 from smoothcert.data.digits import load_digits
 from smoothcert.data.mnist import MNIST_MD5, MNIST_URL, default_data_dir, download_mnist, load_mnist, read_idx
 from smoothcert.data.npz import load_npz
+from smoothcert.data.split import SplitCheck, check_split, compare_split
 from smoothcert.data.synthetic import blob_centres, concentric, gaussian_blobs, two_moons
 from smoothcert.errors import InvalidArgumentError
 
@@ -84,7 +85,10 @@ __all__ = [
     "MNIST_MD5",
     "MNIST_URL",
     "Dataset",
+    "SplitCheck",
     "blob_centres",
+    "check_split",
+    "compare_split",
     "concentric",
     "default_data_dir",
     "download_mnist",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from smoothcert.errors import InvalidArgumentError
+from smoothcert.validate import check_count, check_seed
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,11 @@ class Dataset:
         num_classes: number of classes.
         class_names: one name per class.
         split_note: one sentence saying how the split was made; stated in every output that uses it.
+        split: how the split was drawn, as data: ``seed`` (None when the split does not depend on it),
+            ``pool`` (a fingerprint of the examples the split was drawn from), ``pool_size`` and
+            ``pool_seeded`` (True when the examples themselves are drawn with the seed, as for synthetic data).
+        train_indices, test_indices: positions of the train and test examples in that pool (int64), so two
+            splits of one pool can be compared; :meth:`split_record` is what a checkpoint stores of them.
     """
 
     name: str
@@ -33,11 +40,29 @@ class Dataset:
     num_classes: int
     class_names: tuple[str, ...]
     split_note: str
+    split: dict = field(default_factory=dict, compare=False)
+    train_indices: np.ndarray | None = field(default=None, compare=False, repr=False)
+    test_indices: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one input, e.g. (1, 8, 8) or (2,)."""
         return tuple(self.x_test.shape[1:])
+
+    def split_record(self) -> dict:
+        """The split as data, for a checkpoint's sidecar: data set, seed, sizes, pool, and a sha256 of the
+        sorted test indices (equal records mean equal test sets of one pool)."""
+        test = self.test_indices
+        return {
+            "dataset": self.name,
+            "seed": self.split.get("seed"),
+            "train_size": len(self.y_train),
+            "test_size": len(self.y_test),
+            "pool": self.split.get("pool", ""),
+            "pool_size": self.split.get("pool_size", len(self.y_train) + len(self.y_test)),
+            "pool_seeded": bool(self.split.get("pool_seeded", False)),
+            "test_indices_sha256": indices_sha256(test) if test is not None else "",
+        }
 
     def __repr__(self) -> str:
         return (
@@ -46,21 +71,31 @@ class Dataset:
         )
 
 
-# Helpers shared by the loaders: seed checks, stratified splits, numpy → Dataset.
+# Helpers shared by the loaders: fingerprints, test sizes, stratified splits, numpy → Dataset.
 
 
-def check_seed(seed: int) -> int:
-    """Return ``seed`` as an int, or raise InvalidArgumentError unless it is an integer in [0, 2**32)."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**32:
-        raise InvalidArgumentError(f"seed must be an integer in [0, 2**32), got {seed!r}")
-    return int(seed)
+def indices_sha256(indices: np.ndarray) -> str:
+    """sha256 of the sorted indices as little-endian int64: a fingerprint of a set of examples of one pool."""
+    return hashlib.sha256(np.sort(np.asarray(indices, dtype="<i8")).tobytes()).hexdigest()
 
 
-def check_fraction(value: float, name: str) -> float:
-    """Return ``value`` as a float, or raise InvalidArgumentError unless it lies strictly in (0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating) or not 0 < value < 1:
-        raise InvalidArgumentError(f"{name} must be a number in (0, 1), got {value!r}")
-    return float(value)
+def pool_fingerprint(*parts: object) -> str:
+    """A short sha256 fingerprint of what identifies a pool of examples (arrays are hashed by content)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            digest.update(str((part.dtype.str, part.shape)).encode())
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(repr(part).encode())
+    return digest.hexdigest()[:16]
+
+
+def resolve_test_size(n: int, test_size: int | None, test_fraction: float) -> int:
+    """The number of test examples: ``test_size`` when given (an integer ≥ 1), else ``round(n · test_fraction)``."""
+    if test_size is None:
+        return round(n * test_fraction)
+    return check_count("test_size", test_size)
 
 
 def stratified_split(y: np.ndarray, test_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +116,7 @@ def stratified_split(y: np.ndarray, test_size: int, seed: int) -> tuple[np.ndarr
     if not num_present <= test_size <= n - num_present:
         raise InvalidArgumentError(
             f"a stratified split of {n} examples in {num_present} classes needs a test size between "
-            f"{num_present} and {n - num_present}, got {test_size}"
+            f"{num_present} and {n - num_present}, got {test_size} (set it with --test-size, or test_size=)"
         )
     train_idx, test_idx = train_test_split(
         np.arange(n, dtype=np.int64), test_size=test_size, stratify=y, random_state=check_seed(seed)
@@ -98,8 +133,18 @@ def from_numpy(
     num_classes: int,
     class_names: tuple[str, ...],
     split_note: str,
+    *,
+    split: dict | None = None,
+    train_indices: np.ndarray | None = None,
+    test_indices: np.ndarray | None = None,
 ) -> Dataset:
-    """Build a :class:`Dataset` from numpy arrays, casting inputs to float32 and labels to int64."""
+    """Build a :class:`Dataset` from numpy arrays, casting inputs to float32 and labels to int64.
+
+    ``split``, ``train_indices`` and ``test_indices`` say how the split was drawn (see :class:`Dataset`);
+    without indices, the pool is taken to be the train examples followed by the test examples."""
+    if train_indices is None or test_indices is None:
+        train_indices = np.arange(len(y_train), dtype=np.int64)
+        test_indices = np.arange(len(y_train), len(y_train) + len(y_test), dtype=np.int64)
 
     def inputs(x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
@@ -116,4 +161,8 @@ def from_numpy(
         num_classes=int(num_classes),
         class_names=tuple(class_names),
         split_note=split_note,
+        split={"seed": None, "pool": "", "pool_size": len(y_train) + len(y_test), "pool_seeded": False,
+               **(split or {})},
+        train_indices=np.asarray(train_indices, dtype=np.int64),
+        test_indices=np.asarray(test_indices, dtype=np.int64),
     )

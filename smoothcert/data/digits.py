@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from smoothcert.data.base import Dataset, check_seed, from_numpy, stratified_split
+from smoothcert.data.base import Dataset, from_numpy, pool_fingerprint, stratified_split
 from smoothcert.errors import InvalidArgumentError
+from smoothcert.validate import check_seed
 
 DIGITS_SIZE = 1797
 """Number of images in the bundled data set."""
@@ -46,4 +47,7 @@ def load_digits(seed: int = 0, test_size: int = 360) -> Dataset:
         num_classes=10,
         class_names=tuple(str(i) for i in range(10)),
         split_note=note,
+        split={"seed": seed, "pool": pool_fingerprint("digits", y), "pool_size": len(y)},
+        train_indices=train_idx,
+        test_indices=test_idx,
     )

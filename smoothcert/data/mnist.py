@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from smoothcert.data.base import Dataset, check_seed, from_numpy, stratified_split
+from smoothcert.data.base import Dataset, from_numpy, pool_fingerprint, resolve_test_size, stratified_split
 from smoothcert.errors import DataError, InvalidArgumentError
+from smoothcert.validate import check_seed
 
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 """Default mirror the official files are downloaded from (override with ``base_url``)."""
@@ -272,6 +273,7 @@ def load_mnist(
     seed: int = 0,
     download: bool = False,
     base_url: str = MNIST_URL,
+    test_size: int | None = None,
 ) -> Dataset:
     """Load MNIST from the official IDX files in ``data_dir`` (gzipped or plain).
 
@@ -285,6 +287,11 @@ def load_mnist(
         seed: random state of the test-set-only split.
         download: fetch the missing official files from ``base_url`` first (verified against MD5 sums).
         base_url: mirror to download from.
+        test_size: number of test images of the test-set-only split (default 2,000); the official split has
+            a fixed test set, so giving it there is an error.
+
+    Indices of the split count the 10,000 official test images first (0..9,999), then the official training
+    images (10,000..69,999), so splits made with and without the training files can be compared.
 
     Returns:
         A :class:`Dataset` named ``"mnist"``: inputs float32 [N, 1, 28, 28] (pixel / 255), labels int64 0..9.
@@ -315,17 +322,27 @@ def load_mnist(
     names = tuple(str(i) for i in range(10))
 
     if found[TRAIN_IMAGES] is not None and found[TRAIN_LABELS] is not None:
+        if test_size is not None:
+            raise InvalidArgumentError("the official MNIST split has a fixed test set of 10,000 images; "
+                                       "--test-size (test_size) applies to the test-set-only split")
         x_train, y_train = _load_pair(found[TRAIN_IMAGES], found[TRAIN_LABELS])
         note = f"MNIST official split: {len(y_train):,} train / {len(y_test):,} test images"
-        return from_numpy("mnist", x_train, y_train, x_test, y_test, 10, names, note)
+        n_test = len(y_test)
+        return from_numpy("mnist", x_train, y_train, x_test, y_test, 10, names, note,
+                          split={"seed": None, "pool": pool_fingerprint("mnist", y_test), "pool_size": n_test
+                                 + len(y_train)},
+                          train_indices=np.arange(n_test, n_test + len(y_train), dtype=np.int64),
+                          test_indices=np.arange(n_test, dtype=np.int64))
 
     # Only the official test set is available: split it, stratified so both halves keep the class balance.
     n = len(y_test)
-    train_idx, test_idx = stratified_split(y_test, round(n * TEST_ONLY_FRACTION), seed)
+    train_idx, test_idx = stratified_split(y_test, resolve_test_size(n, test_size, TEST_ONLY_FRACTION), seed)
     note = (
         f"MNIST test set only: seeded stratified split of the {n:,} official test images into "
         f"{len(train_idx):,} train / {len(test_idx):,} test (seed {seed})"
     )
     return from_numpy(
-        "mnist", x_test[train_idx], y_test[train_idx], x_test[test_idx], y_test[test_idx], 10, names, note
+        "mnist", x_test[train_idx], y_test[train_idx], x_test[test_idx], y_test[test_idx], 10, names, note,
+        split={"seed": seed, "pool": pool_fingerprint("mnist", y_test), "pool_size": n},
+        train_indices=train_idx, test_indices=test_idx,
     )

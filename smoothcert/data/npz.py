@@ -13,8 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from smoothcert.data.base import Dataset, check_fraction, check_seed, from_numpy, stratified_split
-from smoothcert.errors import DataError, InputError
+from smoothcert.data.base import (
+    Dataset,
+    from_numpy,
+    pool_fingerprint,
+    resolve_test_size,
+    stratified_split,
+)
+from smoothcert.errors import DataError, InputError, InvalidArgumentError
+from smoothcert.validate import check_fraction, check_seed
 
 _INPUT_NDIMS = (2, 4)
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
@@ -79,7 +86,8 @@ def _check_labels(y: np.ndarray, key: str, n: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def load_npz(path: str | os.PathLike[str], seed: int = 0, test_fraction: float = 0.2) -> Dataset:
+def load_npz(path: str | os.PathLike[str], seed: int = 0, test_fraction: float = 0.2,
+             test_size: int | None = None) -> Dataset:
     """Load a labelled data set from an npz file.
 
     Args:
@@ -87,6 +95,8 @@ def load_npz(path: str | os.PathLike[str], seed: int = 0, test_fraction: float =
             (integer labels ≥ 0); optionally ``x_test``/``y_test`` (same input shape), used as the test split.
         seed: random state of the split when there are no test arrays.
         test_fraction: share of the examples held out as test data when there are no test arrays.
+        test_size: number of test examples instead (``--test-size``), e.g. when there are few examples per
+            class: the split needs at least one example of each class on both sides.
 
     Returns:
         A :class:`Dataset` named after the file's stem, with ``num_classes`` = largest label + 1 and class
@@ -98,7 +108,7 @@ def load_npz(path: str | os.PathLike[str], seed: int = 0, test_fraction: float =
             labels that are not non-negative integers.
     """
     seed = check_seed(seed)
-    test_fraction = check_fraction(test_fraction, "test_fraction")
+    test_fraction = check_fraction("test_fraction", test_fraction)
     path = Path(path).expanduser()
     arrays = _read_arrays(path)
     missing = [key for key in ("x", "y") if key not in arrays]
@@ -114,8 +124,14 @@ def load_npz(path: str | os.PathLike[str], seed: int = 0, test_fraction: float =
         y_test = _check_labels(arrays["y_test"], "y_test", len(x_test))
         if x_test.shape[1:] != x.shape[1:]:
             raise InputError(f"x_test inputs have shape {x_test.shape[1:]} but x inputs have {x.shape[1:]}")
+        if test_size is not None:
+            raise InvalidArgumentError(f"{path} holds its own test split (x_test/y_test); --test-size "
+                                       "(test_size) applies only to files without one")
         x_train, y_train = x, y
         note = f"{path.name}: {len(y_train):,} train from x/y, {len(y_test):,} test from x_test/y_test"
+        split = {"seed": None, "pool": pool_fingerprint("npz", y, y_test)}
+        train_idx = np.arange(len(y), dtype=np.int64)
+        test_idx = np.arange(len(y), len(y) + len(y_test), dtype=np.int64)
     else:
         classes, counts = np.unique(y, return_counts=True)
         if counts.min() < 2:
@@ -124,7 +140,8 @@ def load_npz(path: str | os.PathLike[str], seed: int = 0, test_fraction: float =
                 f"class(es) {rare} in 'y' have a single example; a stratified split needs at least 2 per "
                 "class (add examples, or supply x_test/y_test)"
             )
-        train_idx, test_idx = stratified_split(y, round(len(y) * test_fraction), seed)
+        train_idx, test_idx = stratified_split(y, resolve_test_size(len(y), test_size, test_fraction), seed)
+        split = {"seed": seed, "pool": pool_fingerprint("npz", y)}
         x_train, y_train, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
         note = (
             f"{path.name}: seeded stratified split of {len(y):,} examples into "
@@ -135,4 +152,5 @@ def load_npz(path: str | os.PathLike[str], seed: int = 0, test_fraction: float =
     if num_classes < 2:
         raise InputError(f"labels in {path} name only {num_classes} class; a classifier needs at least 2")
     names = tuple(str(i) for i in range(num_classes))
-    return from_numpy(path.stem, x_train, y_train, x_test, y_test, num_classes, names, note)
+    return from_numpy(path.stem, x_train, y_train, x_test, y_test, num_classes, names, note, split=split,
+                      train_indices=train_idx, test_indices=test_idx)

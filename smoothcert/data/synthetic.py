@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from smoothcert.data.base import Dataset, check_fraction, check_seed, from_numpy, stratified_split
+from smoothcert.data.base import (
+    Dataset,
+    from_numpy,
+    pool_fingerprint,
+    resolve_test_size,
+    stratified_split,
+)
 from smoothcert.errors import InvalidArgumentError
+from smoothcert.validate import check_fraction, check_int, check_positive, check_seed
 
 CENTRE = 0.5
 """Every distribution is centred at the centre of the cube, (0.5, ..., 0.5)."""
@@ -23,20 +30,6 @@ MOONS_SCALE = 0.25
 
 _MOONS_OFFSET = np.array([0.5, 0.25])  # centre of the noiseless moons' bounding box [-1, 2] × [-0.5, 1]
 _MAX_ROUNDS = 1000
-
-
-def _check_int(value: int, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InvalidArgumentError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_positive(value: float, name: str, *, allow_zero: bool = False) -> float:
-    ok = isinstance(value, int | float | np.floating) and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = "≥ 0" if allow_zero else "> 0"
-        raise InvalidArgumentError(f"{name} must be a finite number {bound}, got {value!r}")
-    return float(value)
 
 
 def _class_sizes(n: int, num_classes: int) -> np.ndarray:
@@ -59,15 +52,20 @@ def _split(
     description: str,
     seed: int,
     test_fraction: float,
+    test_size: int | None = None,
 ) -> Dataset:
-    """Stratified train/test split of generated points; the note describes the distribution and the split."""
-    train_idx, test_idx = stratified_split(y, round(len(y) * test_fraction), seed)
+    """Stratified train/test split of generated points; the note describes the distribution and the split.
+
+    The points themselves are drawn with ``seed``, so splits of two seeds share no point."""
+    train_idx, test_idx = stratified_split(y, resolve_test_size(len(y), test_size, test_fraction), seed)
     note = (
         f"{description}: seeded stratified split of {len(y):,} points into "
         f"{len(train_idx):,} train / {len(test_idx):,} test (seed {seed})"
     )
     x_train, y_train, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
-    return from_numpy(name, x_train, y_train, x_test, y_test, num_classes, class_names, note)
+    split = {"seed": seed, "pool": pool_fingerprint(name, description, seed, len(y)), "pool_seeded": True}
+    return from_numpy(name, x_train, y_train, x_test, y_test, num_classes, class_names, note, split=split,
+                      train_indices=train_idx, test_indices=test_idx)
 
 
 def blob_centres(d: int = 2, num_classes: int = 3) -> np.ndarray:
@@ -77,8 +75,8 @@ def blob_centres(d: int = 2, num_classes: int = 3) -> np.ndarray:
     coordinates (all other coordinates 0.5), so neighbouring centres are ``0.6 · sin(π / num_classes)`` apart.
     For d = 1 they are evenly spaced on [0.2, 0.8].
     """
-    d = _check_int(d, "d", 1)
-    num_classes = _check_int(num_classes, "num_classes", 2)
+    d = check_int("d", d, minimum=1)
+    num_classes = check_int("num_classes", num_classes, minimum=2)
     centres = np.full((num_classes, d), CENTRE)
     if d == 1:
         centres[:, 0] = np.linspace(CENTRE - BLOB_RING_RADIUS, CENTRE + BLOB_RING_RADIUS, num_classes)
@@ -96,6 +94,7 @@ def gaussian_blobs(
     spread: float = 0.05,
     seed: int = 0,
     test_fraction: float = 0.25,
+    test_size: int | None = None,
 ) -> Dataset:
     """Isotropic Gaussian blobs, one per class, truncated to the unit cube.
 
@@ -109,14 +108,15 @@ def gaussian_blobs(
         spread: standard deviation per coordinate, in input units.
         seed: seed of both the sampling and the split.
         test_fraction: share of points in the test split.
+        test_size: number of test points instead (overrides ``test_fraction``).
 
     Returns:
         A :class:`Dataset` named ``"blobs"`` with inputs float32 [N, d] in [0, 1].
     """
     seed = check_seed(seed)
-    n = _check_int(n, "n", 1)
-    spread = _check_positive(spread, "spread")
-    test_fraction = check_fraction(test_fraction, "test_fraction")
+    n = check_int("n", n, minimum=1)
+    spread = check_positive("spread", spread)
+    test_fraction = check_fraction("test_fraction", test_fraction)
     centres = blob_centres(d, num_classes)
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(num_classes), _class_sizes(n, num_classes))
@@ -132,7 +132,7 @@ def gaussian_blobs(
         )
     description = f"Gaussian blobs ({num_classes} classes, d={d}, spread {spread:g})"
     names = tuple(f"blob {j}" for j in range(num_classes))
-    return _split("blobs", x, y, num_classes, names, description, seed, test_fraction)
+    return _split("blobs", x, y, num_classes, names, description, seed, test_fraction, test_size)
 
 
 def concentric(
@@ -142,6 +142,7 @@ def concentric(
     ring: tuple[float, float] = (0.25, 0.35),
     seed: int = 0,
     test_fraction: float = 0.25,
+    test_size: int | None = None,
 ) -> Dataset:
     """A ball inside a ring (spherical shell), both uniform in volume and centred at (0.5, ..., 0.5).
 
@@ -157,23 +158,24 @@ def concentric(
         ring: (r1, r2), inner and outer radius of the class-0 shell.
         seed: seed of both the sampling and the split.
         test_fraction: share of points in the test split.
+        test_size: number of test points instead (overrides ``test_fraction``).
 
     Returns:
         A :class:`Dataset` named ``"concentric"`` with inputs float32 [N, d] in [0, 1].
     """
     seed = check_seed(seed)
-    n = _check_int(n, "n", 1)
-    d = _check_int(d, "d", 1)
-    inner = _check_positive(inner_radius, "inner_radius")
+    n = check_int("n", n, minimum=1)
+    d = check_int("d", d, minimum=1)
+    inner = check_positive("inner_radius", inner_radius)
     try:
-        r1, r2 = (_check_positive(r, "ring radius") for r in ring)
+        r1, r2 = (check_positive("ring radius", r) for r in ring)
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"ring must be a pair (r1, r2) of radii, got {ring!r}") from exc
     if not inner < r1 < r2 <= CENTRE:
         raise InvalidArgumentError(
             f"need 0 < inner_radius < r1 < r2 ≤ 0.5, got inner_radius={inner}, ring=({r1}, {r2})"
         )
-    test_fraction = check_fraction(test_fraction, "test_fraction")
+    test_fraction = check_fraction("test_fraction", test_fraction)
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(2), _class_sizes(n, 2))
     u = rng.random(n)
@@ -182,10 +184,11 @@ def concentric(
     # The clip only matters for rounding when r2 = 0.5.
     x = np.clip(CENTRE + radius[:, None] * _directions(rng, n, d), 0.0, 1.0)
     description = f"Concentric ball (r ≤ {inner:g}) and ring ({r1:g} ≤ r ≤ {r2:g}), d={d}"
-    return _split("concentric", x, y, 2, ("ring", "ball"), description, seed, test_fraction)
+    return _split("concentric", x, y, 2, ("ring", "ball"), description, seed, test_fraction, test_size)
 
 
-def two_moons(n: int = 1000, noise: float = 0.1, seed: int = 0, test_fraction: float = 0.25) -> Dataset:
+def two_moons(n: int = 1000, noise: float = 0.1, seed: int = 0, test_fraction: float = 0.25,
+              test_size: int | None = None) -> Dataset:
     """scikit-learn's two interleaving half-circles, mapped affinely into the unit square.
 
     ``x = (m − (0.5, 0.25)) · 0.25 + 0.5`` where m is a point of ``make_moons`` (noiseless moons span
@@ -198,6 +201,7 @@ def two_moons(n: int = 1000, noise: float = 0.1, seed: int = 0, test_fraction: f
         noise: standard deviation of the Gaussian noise, in moon units.
         seed: seed of both the sampling and the split.
         test_fraction: share of points in the test split.
+        test_size: number of test points instead (overrides ``test_fraction``).
 
     Returns:
         A :class:`Dataset` named ``"moons"`` with inputs float32 [N, 2] in [0, 1]; class 0 is the upper moon.
@@ -205,10 +209,10 @@ def two_moons(n: int = 1000, noise: float = 0.1, seed: int = 0, test_fraction: f
     from sklearn.datasets import make_moons  # deferred: scikit-learn is slow to import
 
     seed = check_seed(seed)
-    n = _check_int(n, "n", 2)
-    noise = _check_positive(noise, "noise", allow_zero=True)
-    test_fraction = check_fraction(test_fraction, "test_fraction")
+    n = check_int("n", n, minimum=2)
+    noise = check_positive("noise", noise, allow_zero=True)
+    test_fraction = check_fraction("test_fraction", test_fraction)
     m, y = make_moons(n_samples=n, noise=noise, random_state=seed)
     x = np.clip((m - _MOONS_OFFSET) * MOONS_SCALE + CENTRE, 0.0, 1.0)
     description = f"Two moons (noise {noise:g}, scaled by {MOONS_SCALE:g} into [0, 1]^2)"
-    return _split("moons", x, y, 2, ("upper moon", "lower moon"), description, seed, test_fraction)
+    return _split("moons", x, y, 2, ("upper moon", "lower moon"), description, seed, test_fraction, test_size)

@@ -1,7 +1,14 @@
 """Training: one loop (:func:`fit`) whose batch loss is a pluggable :class:`Objective` (Gaussian noise
 augmentation, PGD adversarial training, the mixing network of adaptive smoothing), resumable per epoch."""
 
-from .base_model import channel_stats, new_zoo_model, state_stem_for, train_base_model, zoo_checkpoint_info
+from .base_model import (
+    channel_stats,
+    new_zoo_model,
+    state_stem_for,
+    train_base_model,
+    train_checkpoint,
+    zoo_checkpoint_info,
+)
 from .loop import OPTIMIZERS, SCHEDULES, FitConfig, TrainLog, cosine_lr, fit
 from .objectives import OBJECTIVES, AdversarialObjective, GaussianObjective, MixingObjective, Objective
 from .state import load_state, read_meta, save_state
@@ -30,5 +37,6 @@ __all__ = [
     "state_stem_for",
     "train",
     "train_base_model",
+    "train_checkpoint",
     "zoo_checkpoint_info",
 ]

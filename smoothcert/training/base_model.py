@@ -10,7 +10,9 @@ import torch
 from torch import nn
 
 from ..data import Dataset
+from ..errors import InvalidArgumentError
 from ..models import CheckpointInfo, build_model, checkpoint_paths, save_checkpoint
+from ..validate import check_output_file
 from .train import TrainConfig, accuracy, train
 
 
@@ -39,12 +41,13 @@ def state_stem_for(out: str | Path) -> Path:
 
 def zoo_checkpoint_info(data: Dataset, architecture: str, model: nn.Module, mean: list[float], std: list[float],
                         *, arch_args: dict | None, train_sigma: float, seed: int, training: dict) -> CheckpointInfo:
-    """The sidecar of a zoo model trained on ``data`` (test accuracy measured on its clean test split)."""
+    """The sidecar of a zoo model trained on ``data`` (test accuracy measured on its clean test split; the split
+    itself recorded as data, so certifying on another split can be checked for training inputs)."""
     return CheckpointInfo(
         architecture=architecture, input_shape=list(data.input_shape), num_classes=data.num_classes,
         mean=mean, std=std, arch_args=arch_args or {}, class_names=list(data.class_names), dataset=data.name,
         split_note=data.split_note, train_sigma=train_sigma, seed=seed,
-        test_accuracy=accuracy(model, data.x_test, data.y_test), training=training,
+        test_accuracy=accuracy(model, data.x_test, data.y_test), training=training, split=data.split_record(),
     )
 
 
@@ -68,6 +71,8 @@ def train_base_model(
     Returns (model, CheckpointInfo, (weights_path, sidecar_path)).
     """
     config.validate()
+    for path in checkpoint_paths(out):  # before training, not after it
+        check_output_file(path, "checkpoint file")
     model, mean, std = new_zoo_model(data, architecture, config.seed, arch_args, device)
     history = train(model, data.x_train, data.y_train, config, x_test=data.x_test, y_test=data.y_test,
                     state=state_stem_for(out) if resume else None, progress=progress, log=log)
@@ -77,3 +82,47 @@ def train_base_model(
                                          "history": history.epochs})
     paths = save_checkpoint(model, out, info)
     return model, info, paths
+
+
+def train_checkpoint(
+    data: Dataset,
+    architecture: str,
+    config: TrainConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    arch_args: dict | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+):
+    """``smoothcert train``: :func:`train_base_model` with its per-epoch state always kept beside ``out``, so
+    an interrupted run continues with ``resume``; the state is removed once the checkpoint is written.
+
+    Refuses (InvalidArgumentError) before training: an existing checkpoint without ``overwrite``; an
+    interrupted run's state without ``resume`` or ``overwrite``; ``resume`` with ``overwrite``.
+    Returns what :func:`train_base_model` returns.
+    """
+    from .state import state_paths
+
+    if resume and overwrite:
+        raise InvalidArgumentError("give one of --resume (continue the interrupted training) or --overwrite "
+                                   "(start afresh)")
+    checkpoint = [p for p in checkpoint_paths(out) if p.exists()]
+    state = state_stem_for(out)
+    interrupted = [p for p in state_paths(state) if p.exists()]
+    if checkpoint and not overwrite:
+        done = " (that training finished: nothing to resume)" if resume and not interrupted else ""
+        raise InvalidArgumentError(f"{checkpoint[0]} already exists{done}; pass --overwrite to replace it")
+    if interrupted and not (resume or overwrite):
+        raise InvalidArgumentError(f"an interrupted training left its state in {interrupted[0]}; pass --resume to "
+                                   "continue it, or --overwrite to start afresh")
+    if overwrite:
+        for path in interrupted:
+            path.unlink()
+    result = train_base_model(data, architecture, config, out, arch_args=arch_args, device=device, resume=True,
+                              progress=progress, log=log)
+    for path in state_paths(state):
+        path.unlink(missing_ok=True)
+    return result
