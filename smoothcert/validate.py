@@ -10,7 +10,9 @@ and build on these.
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Collection
+from pathlib import Path
 
 import numpy as np
 
@@ -100,3 +102,47 @@ def check_choice(name: str, value: object, choices: Collection[str]) -> str:
 def check_num_classes(value: object) -> int:
     """A number of classes: an integer ≥ 2."""
     return check_int("num_classes", value, minimum=2)
+
+
+def _probe_folder(folder: Path) -> None:
+    """Create and remove a temporary file in ``folder``: raises OSError when nothing can be written there.
+    (A real write, not ``os.access``: permission bits do not stop root, a read-only file system does.)"""
+    with tempfile.TemporaryFile(dir=folder):
+        pass
+
+
+def check_output_folder(path: str | Path, what: str = "output folder") -> Path:
+    """``path`` as a Path if it is, or can become, a folder this process can write in.
+
+    Checked before any work, so bad output is refused before a long run rather than after it: no part of
+    ``path`` may be an existing file, and the nearest existing folder on it must take a new file. Nothing is
+    created. Raises InvalidArgumentError naming the problem.
+    """
+    path = Path(path)
+    for existing in (path, *path.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                where = "is a file" if existing == path else f"lies under the file {existing}"
+                raise InvalidArgumentError(f"the {what} {path} {where}; give a folder")
+            try:
+                _probe_folder(existing)
+            except OSError as err:
+                raise InvalidArgumentError(
+                    f"cannot write in {existing} ({err.strerror or err}), where the {what} {path} goes") from None
+            break
+    return path
+
+
+def check_output_file(path: str | Path, what: str = "output file") -> Path:
+    """``path`` as a Path if it is a file, or a name for one, that this process can write: not a folder, and
+    its folder as :func:`check_output_folder` requires. Nothing is created. Raises InvalidArgumentError."""
+    path = Path(path)
+    if path.is_dir():
+        raise InvalidArgumentError(f"the {what} {path} is a folder; give a file name")
+    for existing in path.parents:
+        if existing.exists() and not existing.is_dir():
+            raise InvalidArgumentError(f"the {what} {path} lies under the file {existing}; give a path in a folder")
+        if existing.exists():
+            break
+    check_output_folder(path.parent, f"folder of the {what} {path.name}")
+    return path

@@ -100,19 +100,26 @@ def high_probability_certified_accuracy(results: CertifyResults, radii: ArrayLik
     Returns:
         float64 array of the shape of ``radii``.
     """
+    correction = high_probability_correction(_nonempty(results), alpha, rho, method)
+    return np.maximum(certified_accuracy(results, radii, radius_column) - correction, 0.0)
+
+
+def high_probability_correction(n: int, alpha: float, rho: float = 0.001, method: str = "binomial") -> float:
+    """What :func:`high_probability_certified_accuracy` subtracts from the certified accuracy of N = ``n``
+    rows: q/N with q the (1 − ρ) quantile of Binomial(N, α) (``"binomial"``), or Cohen et al.'s
+    α + √(α(1 − α) log(1/ρ)/N) + log(1/ρ)/(3N) (``"cohen"``). Where it exceeds the certified accuracy, the
+    corrected value is clipped at 0."""
     for label, value in (("alpha", alpha), ("rho", rho)):
         if not 0 < value < 1:
             raise InvalidArgumentError(f"{label} must be in (0, 1), got {value!r}")
     if method not in HIGH_PROBABILITY_METHODS:
         raise InvalidArgumentError(f"unknown method {method!r}; choose one of {', '.join(HIGH_PROBABILITY_METHODS)}")
-    acc = certified_accuracy(results, radii, radius_column)
-    n = len(results)
+    if n < 1:
+        raise InvalidArgumentError(f"no rows to correct (n = {n})")
     if method == "binomial":
-        correction = binomial_quantile(n, alpha, 1 - rho) / n
-    else:
-        log_term = math.log(1 / rho)
-        correction = alpha + math.sqrt(alpha * (1 - alpha) * log_term / n) + log_term / (3 * n)
-    return np.maximum(acc - correction, 0.0)
+        return binomial_quantile(n, alpha, 1 - rho) / n
+    log_term = math.log(1 / rho)
+    return alpha + math.sqrt(alpha * (1 - alpha) * log_term / n) + log_term / (3 * n)
 
 
 def average_certified_radius(results: CertifyResults, radius_column: str = "radius") -> float:
@@ -122,9 +129,18 @@ def average_certified_radius(results: CertifyResults, radius_column: str = "radi
     return float(np.where(results.correct & ~np.isnan(radius), radius, 0.0).sum() / n)
 
 
-def abstain_rate(results: CertifyResults) -> float:
-    """Fraction of rows where the smoothed classifier abstained (``predict == -1``)."""
-    return float(results.abstained.sum() / _nonempty(results))
+def abstain_rate(results: CertifyResults, radius_column: str = "radius") -> float:
+    """Fraction of rows without a certificate: for ``"radius"``, where the smoothed classifier abstained
+    (``predict == -1``); for another radius column, where that column is NaN (its certificate not issued).
+
+    NaN when the column holds no value at all: a column that is NaN in every row was never issued or never
+    computed, and the file cannot tell which, so 1.0 or 0.0 would both claim too much.
+    """
+    n = _nonempty(results)
+    if radius_column == "radius":
+        return float(results.abstained.sum() / n)
+    missing = np.isnan(radius_of(results, radius_column))
+    return float("nan") if missing.all() else float(missing.sum() / n)
 
 
 def clean_accuracy(results: CertifyResults) -> float:
@@ -202,3 +218,25 @@ def summary(results: CertifyResults, radii: ArrayLike, radius_column: str = "rad
         "mean_time_s": float(results.time.mean()),
         "total_time_s": float(results.time.sum()),
     }
+
+
+#: Levels x at which the distribution of p̲_A is reported: P(p̲_A ≥ x).
+P_A_LEVELS = (0.5, 0.9, 0.99, 0.999)
+
+
+def p_a_distribution(results: CertifyResults, levels: ArrayLike = P_A_LEVELS, column: str = "pA_lower") -> np.ndarray:
+    """Fraction of all rows whose lower bound p̲_A (column ``column``) is ≥ x, for each x in ``levels``.
+
+    The empirical survival function of p̲_A over the inputs, abstained and wrong ones included: it shows how much
+    of the certified accuracy sits near p̲_A = ½ (small radii) and how much near the α^{1/n} ceiling, which the
+    average certified radius alone hides (Sun et al. 2024, arXiv 2410.06895).
+    """
+    n = _nonempty(results)
+    x = np.atleast_1d(np.asarray(levels, dtype=np.float64)).ravel()
+    if not np.all((x >= 0) & (x <= 1)):
+        raise InvalidArgumentError(f"p_A levels must lie in [0, 1], got {levels!r}")
+    p = results.column(column)
+    if p.dtype.kind not in "biuf":
+        raise InvalidArgumentError(f"column {column!r} of {results.name!r} is not numeric")
+    p = np.nan_to_num(p.astype(np.float64), nan=-1.0)
+    return (p[:, None] >= x[None, :]).sum(axis=0) / n

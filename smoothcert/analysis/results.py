@@ -42,6 +42,8 @@ class CertifyResults:
         extra: every other column by name: int64 or float64 when all its values parse as such, else str.
         name: short label used in tables and plots (the file's stem by default).
         path: the file the rows were read from, ``None`` for results built in memory.
+        duplicates: rows of the file left out because they repeated an earlier row of the same input,
+            identical apart from ``time`` (see :func:`read_results`); 0 for results built in memory.
 
     Arrays are copied on construction and made read-only.
     """
@@ -55,6 +57,7 @@ class CertifyResults:
     extra: Mapping[str, np.ndarray] = field(default_factory=dict)
     name: str = ""
     path: Path | None = None
+    duplicates: int = 0
 
     def __post_init__(self) -> None:
         dtypes = {"idx": np.int64, "label": np.int64, "predict": np.int64, "radius": np.float64,
@@ -167,8 +170,12 @@ def read_results(path: str | Path, name: str | None = None) -> CertifyResults:
 
     Raises:
         ResultsError: the file is missing or unreadable, a required column is missing, a column name
-            repeats, a row has the wrong number of fields, or a value does not parse; the message names the
-            file, the line and the column.
+            repeats, a row has the wrong number of fields, a value does not parse, or two rows of the same
+            input (``idx``) differ; the message names the file, the line and the column.
+
+    Rows of an input that repeat an earlier row of it exactly, apart from ``time`` (two sessions that both
+    wrote the input), are read once: :attr:`CertifyResults.duplicates` counts the rows left out. Rows of one
+    input that differ (results of two different runs mixed in one file) are refused: no row can be chosen.
     """
     path = Path(path)
     try:
@@ -200,6 +207,7 @@ def read_results(path: str | Path, name: str | None = None) -> CertifyResults:
         for j, value in enumerate(fields):
             cells[j].append(value.strip())
 
+    lines, cells, duplicates = _drop_repeated_rows(path, header, lines, cells)
     required: dict[str, list] = {}
     extra: dict[str, np.ndarray] = {}
     for j, col in enumerate(header):
@@ -216,4 +224,30 @@ def read_results(path: str | Path, name: str | None = None) -> CertifyResults:
                     f"{path}, line {line_no}, column {col!r}: cannot parse {value!r}") from None
         required[col] = parsed
     stem = path.name.removesuffix(".tsv")
-    return CertifyResults(**required, extra=extra, name=stem if name is None else name, path=path)
+    return CertifyResults(**required, extra=extra, name=stem if name is None else name, path=path,
+                          duplicates=duplicates)
+
+
+def _drop_repeated_rows(path: Path, header: list[str], lines: list[tuple[int, str]], cells: list[list[str]]
+                        ) -> tuple[list[tuple[int, str]], list[list[str]], int]:
+    """(header line and rows, cells, rows dropped): each input's first row only, where its other rows repeat
+    it apart from ``time``; a ResultsError naming the input, both lines and a column where they differ."""
+    idx_col, compared = header.index("idx"), [j for j, col in enumerate(header) if col != "time"]
+    first: dict[str, int] = {}
+    keep: list[int] = []
+    for k, value in enumerate(cells[idx_col]):
+        if value not in first:
+            first[value] = k
+            keep.append(k)
+            continue
+        j0 = first[value]
+        differing = [header[j] for j in compared if cells[j][k] != cells[j][j0]]
+        if differing:
+            raise ResultsError(
+                f"{path}: input idx {value} has rows that differ (lines {lines[j0 + 1][0]} and {lines[k + 1][0]}, "
+                f"column {differing[0]!r}), as when two runs wrote one file; its certified accuracy would "
+                f"depend on which row counts, so it is not analyzed")
+    if len(keep) == len(cells[idx_col]):
+        return lines, cells, 0
+    return ([lines[0], *(lines[k + 1] for k in keep)], [[column[k] for k in keep] for column in cells],
+            len(cells[idx_col]) - len(keep))

@@ -9,16 +9,18 @@ table's own file format (byte for byte), the counterpart of its parser.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from smoothcert.analysis.metrics import (
+    P_A_LEVELS,
     abstain_rate,
     average_certified_radius,
     certified_accuracy,
+    p_a_distribution,
     validate_radii,
 )
 from smoothcert.analysis.results import CertifyResults, read_results
@@ -40,21 +42,23 @@ def _radius_label(r: float, style: str) -> str:
 
 def _best_cells(values: np.ndarray, columns: Sequence[int], decimals: int) -> set[tuple[int, int]]:
     """(row, column) of the largest value of each column as shown with ``decimals`` (every tie); a column
-    whose shown values are all equal has none."""
+    whose shown values are all equal has none (NaN cells, shown "–", take no part)."""
     shown = np.round(values, decimals)
     best = set()
     for j in columns:
         col = shown[:, j]
-        if np.all(col == col[0]):
+        known = col[~np.isnan(col)]
+        if known.size == 0 or np.all(known == known[0]):
             continue
-        best |= {(int(i), j) for i in np.flatnonzero(col == col.max())}
+        best |= {(int(i), j) for i in np.flatnonzero(col == known.max())}
     return best
 
 
 def certified_accuracy_data(runs: Mapping[str, CertifyResults], radii: Sequence[float] | np.ndarray, *,
                             decimals: int = 3, mark_best: bool = False, acr: bool = False, abstain: bool = False,
-                            radius_column: str = "radius", caption: str | None = None,
-                            style: TableFormat = "markdown") -> Table:
+                            radius_column: str | Mapping[str, str] = "radius", caption: str | None = None,
+                            style: TableFormat = "markdown", rows: bool = False,
+                            acr_withheld: Collection[str] = ()) -> Table:
     """Certified accuracy, one row per run and one column per radius, as a :class:`~smoothcert.document.Table`
     of raw values (render it with :mod:`smoothcert.report`).
 
@@ -65,14 +69,18 @@ def certified_accuracy_data(runs: Mapping[str, CertifyResults], radii: Sequence[
         mark_best: bold the best run in each accuracy / ACR column (all runs tied at the displayed precision
             are marked; a column where all runs are equal is not marked). TSV renders no bold.
         acr: add an average-certified-radius column.
-        abstain: add an abstain-rate column.
-        radius_column: the radius column to use.
+        abstain: add an abstain-rate column: the share of rows without a certificate in the radius column
+            (:func:`~smoothcert.analysis.metrics.abstain_rate`; NaN, shown "–", for a column without values).
+        radius_column: the radius column to use, or one per run label (several columns of one file).
         caption: the table's caption.
         style: header labels for this output format: ``r = 0.5`` (markdown), ``$r = 0.5$`` (latex),
             ``r=0.5`` and ``abstain_rate`` (tsv, one token per column).
+        rows: add a column ``N``, the number of rows of each run (every fraction is over them).
+        acr_withheld: labels of runs whose ACR means nothing (radii of sequential runs at a preset radius):
+            their ACR cell is NaN, shown "–".
 
     Returns:
-        header ``run, r = …, [ACR], [abstain rate]``; one row per run.
+        header ``run, r = …, [ACR], [abstain rate], [N]``; one row per run.
     """
     if style not in ("markdown", "latex", "tsv"):
         raise InvalidArgumentError(f"fmt must be 'markdown', 'latex' or 'tsv', got {style!r}")
@@ -82,22 +90,27 @@ def certified_accuracy_data(runs: Mapping[str, CertifyResults], radii: Sequence[
     if r.ndim != 1:
         raise InvalidArgumentError(f"radii must be one-dimensional, got shape {r.shape}")
 
+    column_of = {label: radius_column if isinstance(radius_column, str) else radius_column[label] for label in runs}
     header = ["run", *(_radius_label(x, style) for x in r)]
-    columns = [certified_accuracy(res, r, radius_column) for res in runs.values()]
+    columns = [certified_accuracy(res, r, column_of[label]) for label, res in runs.items()]
     values = np.array(columns).reshape(len(runs), len(r))  # [runs, R]
     best_cols = list(range(len(r)))
     if acr:
         header.append("ACR")
-        acrs = [average_certified_radius(res, radius_column) for res in runs.values()]
+        acrs = [float("nan") if label in acr_withheld else average_certified_radius(res, column_of[label])
+                for label, res in runs.items()]
         values = np.column_stack([values, acrs])
         best_cols.append(values.shape[1] - 1)
     if abstain:
         header.append("abstain_rate" if style == "tsv" else "abstain rate")
-        values = np.column_stack([values, [abstain_rate(res) for res in runs.values()]])
+        values = np.column_stack([values, [abstain_rate(res, column_of[label]) for label, res in runs.items()]])
     # Column 0 holds the labels, so value column j is table column j + 1.
     bold = {(i, j + 1) for i, j in _best_cells(values, best_cols, decimals)} if mark_best else set()
-    rows = [[label, *(float(v) for v in row)] for label, row in zip(runs, values, strict=True)]
-    return Table(header, rows, caption=caption, decimals=decimals, bold=frozenset(bold))
+    table_rows = [[label, *(float(v) for v in row)] for label, row in zip(runs, values, strict=True)]
+    if rows:
+        header.append("N")
+        table_rows = [[*row, len(res)] for row, res in zip(table_rows, runs.values(), strict=True)]
+    return Table(header, table_rows, caption=caption, decimals=decimals, bold=frozenset(bold))
 
 
 # ---- Cohen et al. (2019), "vary σ" tables --------------------------------------------------------
@@ -238,3 +251,11 @@ def reproduce_cohen_table(reference_dir: str | Path, dataset: str = "cifar10"
     ours = {label: [_round2(v) for v in certified_accuracy(read_results(path), radii)]
             for label, path in matched_noise_files(reference_dir, dataset).items()}
     return ours, published
+
+
+def p_a_distribution_data(runs: Mapping[str, CertifyResults], levels: Sequence[float] = P_A_LEVELS, *,
+                          decimals: int = 3) -> Table:
+    """The distribution of p̲_A per run: one row per run, one column per level x with the fraction of inputs
+    whose p̲_A ≥ x (runs without a ``pA_lower`` column are left out)."""
+    rows = [[label, *p_a_distribution(res, levels)] for label, res in runs.items() if "pA_lower" in res.extra]
+    return Table(["run", *[f"p̲_A ≥ {x:g}" for x in levels]], rows, decimals=decimals)
