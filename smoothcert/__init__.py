@@ -8,7 +8,7 @@ from .errors import (
     ResultsError,
     SmoothcertError,
 )
-from .noise import GaussianNoise, Noise
+from .noise import GaussianNoise, LaplaceNoise, Noise, UniformNoise, make_noise
 from .smooth import ABSTAIN, Certificate, Prediction, Smooth
 
 __version__ = "0.1.0"
@@ -21,10 +21,13 @@ __all__ = [
     "GaussianNoise",
     "InputError",
     "InvalidArgumentError",
+    "LaplaceNoise",
     "Noise",
     "Prediction",
     "ResultsError",
     "Smooth",
     "SmoothcertError",
+    "UniformNoise",
     "__version__",
+    "make_noise",
 ]

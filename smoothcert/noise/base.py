@@ -7,15 +7,43 @@ from abc import ABC, abstractmethod
 import numpy as np
 import torch
 
+from ..errors import InvalidArgumentError
+from ..validate import check_choice, check_int
+
+#: How each norm is written in labels, tables and plots.
+NORM_SYMBOLS = {"l1": "ℓ1", "l2": "ℓ2", "linf": "ℓ∞"}
+
+#: Keep bounds inside (0, 1) so that no radius formula meets log 0 or Φ⁻¹(1).
+INSIDE = (float(np.finfo(np.float64).tiny), float(np.nextafter(1.0, 0.0)))
+
 
 class Noise(ABC):
     """An additive noise distribution ε for smoothing g(x) = argmax_c P(f(x + ε) = c).
 
     Attributes:
         norm: the norm its certificates are stated in ("l2", "l1", "linf"), named wherever a radius appears.
+        norms: every norm the distribution certifies (the first is its default).
+        dim: the input dimension d, where a radius depends on it (ℓ∞ radii); None otherwise.
     """
 
     norm: str = "l2"
+    norms: tuple[str, ...] = ("l2",)
+    dim: int | None = None
+
+    def _set_norm(self, norm: str | None, dim: int | None, needs_dim: tuple[str, ...] = ("linf",)) -> None:
+        """Check and keep the norm (one of :attr:`norms`) and the input dimension the radius needs."""
+        self.norm = check_choice("norm", self.norms[0] if norm is None else norm, self.norms)
+        if dim is not None:
+            dim = check_int("dim", dim, minimum=1)
+        if self.norm in needs_dim and dim is None:
+            raise InvalidArgumentError(f"{self.norm} radii of {type(self).__name__} need the input dimension "
+                                       "(dim = number of input coordinates)")
+        self.dim = dim
+
+    @property
+    def norm_label(self) -> str:
+        """The norm as written in plots and tables (e.g. "ℓ2"; "ℓ∞ (from ℓ2/√d)" where a radius is derived)."""
+        return NORM_SYMBOLS[self.norm]
 
     @abstractmethod
     def sample_(self, out: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

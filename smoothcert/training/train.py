@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from ..errors import InvalidArgumentError
-from ..noise import GaussianNoise
+from ..noise import NOISES, make_noise
+from ..validate import check_choice
 from .loop import OPTIMIZERS, Evaluate, FitConfig, TrainLog, fit
 from .objectives import GaussianObjective
 
@@ -28,9 +29,10 @@ class TrainConfig:
     """Hyper-parameters of one noise-augmented training run.
 
     Attributes:
-        train_sigma: std of the Gaussian noise added to every training input (input units); 0 = standard.
-            A convenience for ``GaussianObjective(GaussianNoise(train_sigma))``; other noise goes through
-            :func:`~smoothcert.training.loop.fit` with that objective.
+        train_sigma: scale of the noise added to every training input (input units): σ of Gaussian noise,
+            λ of Laplace or uniform noise; 0 = standard. A convenience for ``GaussianObjective(noise)``; any other
+            :class:`~smoothcert.noise.Noise` goes through :func:`~smoothcert.training.loop.fit` with that objective.
+        train_noise: the training noise's distribution, "gaussian" (default), "laplace" or "uniform".
         epochs, batch_size, lr, weight_decay: the usual.
         optimizer: "adam", "adamw", "sgd" (momentum 0.9) or "adadelta".
         lr_gamma: multiply the learning rate by this after every epoch; 1 = constant.
@@ -45,10 +47,12 @@ class TrainConfig:
     optimizer: str = "adam"
     lr_gamma: float = 1.0
     seed: int = 0
+    train_noise: str = "gaussian"
 
     def validate(self) -> TrainConfig:
         if not (math.isfinite(self.train_sigma) and self.train_sigma >= 0):
             raise InvalidArgumentError(f"train_sigma must be >= 0, got {self.train_sigma}")
+        check_choice("train_noise", self.train_noise, NOISES)
         self.fit_config().validate()
         return self
 
@@ -57,8 +61,8 @@ class TrainConfig:
                          optimizer=self.optimizer, schedule="step", lr_gamma=self.lr_gamma, seed=self.seed)
 
     def objective(self) -> GaussianObjective:
-        """Cross-entropy on inputs with N(0, train_sigma²) noise (none at 0)."""
-        return GaussianObjective(GaussianNoise(self.train_sigma) if self.train_sigma > 0 else None)
+        """Cross-entropy on inputs with ``train_noise`` noise of scale ``train_sigma`` (none at 0)."""
+        return GaussianObjective(make_noise(self.train_noise, self.train_sigma) if self.train_sigma > 0 else None)
 
 
 @torch.inference_mode()
