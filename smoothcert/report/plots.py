@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -20,7 +21,25 @@ from smoothcert.errors import InvalidArgumentError
 GRID_POINTS = 1001
 """Points of the radius grid when none is given."""
 
-X_LABEL = "radius (ℓ2, input space)"
+NORM_LABELS = {"l1": "ℓ1", "l2": "ℓ2", "linf": "ℓ∞"}
+
+
+def x_label(norm: str | None = "l2") -> str:
+    """The radius axis label in ``norm`` ("l1", "l2", "linf"; None: norms differ between the runs)."""
+    return "radius (input space; runs in different norms)" if norm is None else \
+        f"radius ({NORM_LABELS.get(norm, norm)}, input space)"
+
+
+def norm_of(runs: Mapping[str, CertifyResults]) -> str | None:
+    """The one norm the runs' radii are stated in (their ``norm`` column; ℓ2 where there is none), or None."""
+    norms = set()
+    for res in runs.values():
+        values = res.extra.get("norm")
+        norms |= {"l2"} if values is None or len(values) == 0 else {str(v) for v in values}
+    return norms.pop() if len(norms) == 1 else None
+
+
+X_LABEL = x_label("l2")
 Y_LABEL = "certified accuracy"
 
 
@@ -44,6 +63,23 @@ def save_figure(fig: Figure, out_path_stem: str | Path, dpi: int = 110) -> list[
     fig.savefig(paths[1], metadata={"Date": None})
     fig.clear()
     return paths
+
+
+def mark_readout(ax, x_name: str = "x") -> None:
+    """Mark ``ax`` for the hover readout of the HTML report (:mod:`smoothcert.report.html`): the axes frame's
+    SVG id records the data limits and the x quantity's name (``readout-frame_X0_X1_Y0_Y1_NAME``), each labelled
+    line's id its legend label (``readout-line_LABEL``). Call it after the limits are set; linear axes only.
+    """
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+
+    def token(text: str) -> str:  # no spaces or underscores: the id is split at "_"
+        return quote(text, safe="").replace("_", "%5F")
+
+    ax.patch.set_gid(f"readout-frame_{float(x0)!r}_{float(x1)!r}_{float(y0)!r}_{float(y1)!r}_{token(x_name)}")
+    for line in ax.get_lines():
+        label = line.get_label()
+        if label and not label.startswith("_"):
+            line.set_gid(f"readout-line_{token(label)}")
 
 
 def _default_grid(runs: Mapping[str, CertifyResults], radius_column: str) -> np.ndarray:
@@ -86,11 +122,38 @@ def plot_certified_accuracy(runs: Mapping[str, CertifyResults], out_path_stem: s
         ax.plot(grid, certified_accuracy(res, grid, radius_column), drawstyle="steps-post", label=label)
     ax.set_xlim(float(grid[0]), float(grid[-1]) if grid[-1] > grid[0] else float(grid[0]) + 1.0)
     ax.set_ylim(0.0, 1.0)
-    ax.set_xlabel(X_LABEL)
+    ax.set_xlabel(x_label(norm_of(runs)))
     ax.set_ylabel(Y_LABEL)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right")
     if title is not None:
         ax.set_title(title)
+    mark_readout(ax, "r")
 
+    return save_figure(fig, out_path_stem, dpi=150)
+
+
+def plot_p_a_distribution(runs: Mapping[str, CertifyResults], out_path_stem: str | Path,
+                          title: str | None = None) -> list[Path]:
+    """Plot the empirical survival function of p̲_A, P(p̲_A ≥ x) against x ∈ [½, 1], one step curve per run
+    (runs without a ``pA_lower`` column are left out); save ``stem.png`` and ``stem.svg``."""
+    from smoothcert.analysis.metrics import p_a_distribution
+
+    runs = {label: res for label, res in runs.items() if "pA_lower" in res.extra}
+    if not runs:
+        raise InvalidArgumentError("no run has a pA_lower column to plot")
+    grid = np.linspace(0.5, 1.0, GRID_POINTS)
+    fig = new_figure(6.0, 4.0)
+    ax = fig.add_subplot()
+    for label, res in runs.items():
+        ax.plot(grid, p_a_distribution(res, grid), drawstyle="steps-post", label=label)
+    ax.set_xlim(0.5, 1.0)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel("x (lower confidence bound on the top class's probability)")
+    ax.set_ylabel("fraction of inputs with p̲_A ≥ x")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower left")
+    if title is not None:
+        ax.set_title(title)
+    mark_readout(ax, "x")
     return save_figure(fig, out_path_stem, dpi=150)
