@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+# The HTML report's browser test runs Debian's Chromium (tests/test_report_browser.py), driven by Playwright.
+CHROMIUM   ?= /usr/bin/chromium
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +20,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/smoothcert demo
 
-test: $(STAMP)
-	$(PY) -m pytest
+# Playwright from the `report` extra; never `playwright install` (it downloads a browser of its own).
+# Ray from the `ray` extra: tests/test_ray_backend.py runs it for real on a local cluster.
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[dev,report,ray]"
+	touch $(TEST_STAMP)
+
+# Debian's Chromium, installed only when missing (apt-get needs root, as on CI).
+browser:
+	@test -x $(CHROMIUM) || { echo "installing chromium (apt-get) for the browser test"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+test: $(TEST_STAMP) browser
+	SMOOTHCERT_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from .backends import Backend, CertifyTask, PredictTask
 from .certificates.sequential import SequentialConfig
 from .errors import InvalidArgumentError
 from .runs import CERTIFY_COLUMNS, PREDICT_COLUMNS, SEQUENTIAL_COLUMNS, Run, RunOptions
@@ -41,40 +42,38 @@ def certify_dataset(
     options: RunOptions | None = None,
     context: Mapping[str, object] | None = None,
     sequential: SequentialConfig | None = None,
+    chunk: int | None = None,
+    backend: Backend | None = None,
 ) -> dict:
     """CERTIFY every selected input of x [N, *shape] (labels y [N]) and write one TSV row each to ``out``.
 
-    Rows have Cohen's columns ``idx label predict radius correct time`` then ``pA_lower n0 n count_top``;
+    Rows have Cohen's columns ``idx label predict radius correct time`` then ``pA_lower n0 n count_top norm``
+    (``norm``: the norm the radius is stated in, the noise's). The selection and estimation count vectors of
+    every input are kept in ``out.counts/`` (:mod:`smoothcert.runs.counts`; not for sequential runs), for
+    ``smoothcert recertify``;
     ``time`` is seconds per input (the batch's time shared among its inputs; 0 when ``options.record_time`` is
     off, which makes reruns byte-identical). A manifest ``out.json`` records ``arguments`` and ``context``.
     ``options`` (:class:`~smoothcert.runs.RunOptions`, default ``RunOptions()``): resume the rows already in
     ``out`` (refusing different ``arguments``), overwrite it, timing, progress bar.
     With ``sequential``, inputs are certified by sequential CERTIFY (n is then the cap): the ``n`` column holds
     the samples each input used, and columns ``pA_upper stop`` are added.
+    ``chunk`` fixes the number of inputs computed together (default: adapted so that rows reach the disk at
+    least every :data:`~smoothcert.runs.run.CHUNK_SECONDS`; results never depend on it). ``backend``
+    (:mod:`smoothcert.backends`, default serial) computes the rows, here or on Ray workers; the rows are the same.
     Returns counts and timing of this call.
     """
     n0, n, alpha = check_count("n0", n0), check_count("n", n), check_alpha(alpha)  # before any file is touched
     indices = list(range(len(x))) if indices is None else list(indices)
     arguments = dict(arguments or {"n0": n0, "n": n, "alpha": alpha, "sigma": smooth.sigma, "seed": smooth.seed})
 
-    def compute(xb: torch.Tensor, ids: list[int], update) -> list[dict]:
-        if sequential is not None:
-            certs = smooth.certify_sequential(xb, n0, alpha, sequential, indices=ids, progress=update)
-        else:
-            certs = smooth.certify_batch(xb, n0, n, alpha, indices=ids, progress=update)
-        rows = [{"predict": c.prediction, "radius": c.radius, "pA_lower": c.p_a_lower, "n0": c.n0, "n": c.n,
-                 "count_top": c.count_top} for c in certs]
-        if sequential is not None:
-            for row, c in zip(rows, certs, strict=True):
-                row.update(pA_upper=c.p_a_upper, stop=c.stop)
-        return rows
-
     columns = CERTIFY_COLUMNS + (SEQUENTIAL_COLUMNS if sequential is not None else ())
     if sequential is not None:
         sequential = replace(sequential, n_max=n).validate()
     per_input = None if sequential is not None else n0 + n
-    return Run("certify", [out], [arguments], columns, options, context).execute(
-        smooth, x, y, lambda *a: [compute(*a)], indices=indices, per_input_samples=per_input, fill_samples=n0)
+    kept = () if sequential is not None else ("selection", "estimation")
+    return Run("certify", [out], [arguments], columns, options, context, counts=kept).execute(
+        smooth, x, y, CertifyTask(n0, n, alpha, sequential), indices=indices, per_input_samples=per_input,
+        fill_samples=n0, chunk=chunk, backend=backend)
 
 
 def predict_dataset(
@@ -89,17 +88,16 @@ def predict_dataset(
     arguments: Mapping[str, object] | None = None,
     options: RunOptions | None = None,
     context: Mapping[str, object] | None = None,
+    chunk: int | None = None,
+    backend: Backend | None = None,
 ) -> dict:
     """PREDICT every selected input and write rows ``idx label predict correct time count_top
-    count_runner_up n pvalue`` to ``out`` (predict = −1: abstain). Same ``options`` as certify_dataset."""
+    count_runner_up n pvalue`` to ``out`` (predict = −1: abstain). Same ``options``, ``chunk`` and ``backend`` as
+    certify_dataset."""
     n, alpha = check_count("n", n), check_alpha(alpha)
     indices = list(range(len(x))) if indices is None else list(indices)
     arguments = dict(arguments or {"n": n, "alpha": alpha, "sigma": smooth.sigma, "seed": smooth.seed})
 
-    def compute(xb: torch.Tensor, ids: list[int], update) -> list[dict]:
-        preds = smooth.predict_batch(xb, n, alpha, indices=ids, progress=update)
-        return [{"predict": p.prediction, "count_top": p.count_top, "count_runner_up": p.count_runner_up,
-                 "n": p.n, "pvalue": p.pvalue} for p in preds]
-
-    return Run("predict", [out], [arguments], PREDICT_COLUMNS, options, context).execute(
-        smooth, x, y, lambda *a: [compute(*a)], indices=indices, per_input_samples=n, fill_samples=n)
+    return Run("predict", [out], [arguments], PREDICT_COLUMNS, options, context, counts=("counts",)).execute(
+        smooth, x, y, PredictTask(n, alpha), indices=indices, per_input_samples=n, fill_samples=n, chunk=chunk,
+        backend=backend)

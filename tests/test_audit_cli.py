@@ -130,7 +130,7 @@ def test_synthetic_parts(tmp_path):
     (["--sigmas", "0.5,x"], "--sigmas"),
     (["--sigmas", "-0.5"], "sigmas"),
     (["--n", "0"], "n must be"),
-    (["--alpha", "2"], "alpha"),
+    (["--failure-prob", "2"], "alpha"),
     (["--batch-size", "x"], "--batch-size"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, fragment):

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("torch_single_thread")
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference" / "cohen2019"
 SIGMA, ALPHA, N0, N, MAX = 0.25, 0.001, 20, 200, 12
-CERTIFY_ARGS = ["--sigma", str(SIGMA), "--alpha", str(ALPHA), "--n0", str(N0), "--n", str(N), "--max", str(MAX),
+CERTIFY_ARGS = ["--sigma", str(SIGMA), "--failure-prob", str(ALPHA), "--n0", str(N0), "--n", str(N), "--max", str(MAX),
                 "--no-timing", "--quiet"]
 
 
@@ -124,7 +124,7 @@ def test_train_bad_input_writes_nothing(tmp_path, option, value, fragment):
 
 def test_certify_rows(run_a, digits):
     assert header(run_a) == list(CERTIFY_COLUMNS)
-    assert header(run_a) == "idx label predict radius correct time pA_lower n0 n count_top".split()
+    assert header(run_a) == "idx label predict radius correct time pA_lower n0 n count_top norm".split()
     rows = read_tsv(run_a)
     assert [int(r["idx"]) for r in rows] == list(range(MAX))
     for r in rows:
@@ -171,6 +171,7 @@ def test_resume_after_a_crash_gives_the_same_file(checkpoint, run_a, partial_run
 def test_resume_of_a_complete_run_changes_nothing(checkpoint, run_a, tmp_path):
     out = tmp_path / "copy.tsv"
     shutil.copy(run_a, out)
+    shutil.copy(run_a.with_suffix(".json"), out.with_suffix(".json"))  # a TSV without its manifest never resumes
     result = ok(invoke("certify", "--checkpoint", checkpoint, *CERTIFY_ARGS, "--out", out, "--resume"))
     assert "0 inputs" in result.stdout
     assert out.read_bytes() == run_a.read_bytes()
@@ -198,12 +199,12 @@ def test_overwrite_replaces_the_file(checkpoint, run_a, partial_run):
     assert partial_run.read_bytes() == run_a.read_bytes()
 
 
-@pytest.mark.parametrize(("option", "value"), [("--sigma", 0.5), ("--n", 201), ("--seed", 1), ("--alpha", 0.01)])
+@pytest.mark.parametrize(("option", "value"), [("--sigma", 0.5), ("--n", 201), ("--seed", 1), ("--failure-prob", 0.01)])
 def test_resume_with_other_arguments_is_refused(checkpoint, partial_run, option, value):
     before = snapshot(partial_run, partial_run.with_suffix(".json"))
     result = invoke("certify", "--checkpoint", checkpoint, *CERTIFY_ARGS, option, value, "--out", partial_run,
                     "--resume")
-    assert_one_line_error(result, "cannot resume", option.lstrip("-"))
+    assert_one_line_error(result, "cannot resume", {"--failure-prob": "alpha"}.get(option, option.lstrip("-")))
     assert snapshot(*before) == before
 
 
@@ -222,7 +223,7 @@ def test_resume_of_a_predict_file_as_certify_is_refused(checkpoint, tmp_path):
 
 def test_predict_rows(checkpoint, tmp_path, digits):
     out = tmp_path / "predict.tsv"
-    ok(invoke("predict", "--checkpoint", checkpoint, "--sigma", SIGMA, "--alpha", ALPHA, "--n", 100, "--max", 8,
+    ok(invoke("predict", "--checkpoint", checkpoint, "--sigma", SIGMA, "--failure-prob", ALPHA, "--n", 100, "--max", 8,
               "--no-timing", "--quiet", "--out", out))
     assert header(out) == list(PREDICT_COLUMNS)
     rows = read_tsv(out)
@@ -346,9 +347,9 @@ BAD_CERTIFY = {
     "sigma 0": ({"--sigma": 0}, "sigma"),
     "sigma -1": ({"--sigma": -1}, "sigma"),
     "sigma nan": ({"--sigma": "nan"}, "sigma"),
-    "alpha 0": ({"--alpha": 0}, "alpha"),
-    "alpha 1.5": ({"--alpha": 1.5}, "alpha"),
-    "alpha 1": ({"--alpha": 1}, "alpha"),
+    "alpha 0": ({"--failure-prob": 0}, "alpha"),
+    "alpha 1.5": ({"--failure-prob": 1.5}, "alpha"),
+    "alpha 1": ({"--failure-prob": 1}, "alpha"),
     "n0 0": ({"--n0": 0}, "n0"),
     "n 0": ({"--n": 0}, "n must"),
     "n -5": ({"--n": -5}, "n must"),
@@ -382,7 +383,7 @@ BAD_CERTIFY = {
 
 
 def build_args(checkpoint: Path, overrides: dict, where: dict[str, Path]) -> list[str]:
-    options: dict[str, object] = {"--checkpoint": checkpoint, "--sigma": SIGMA, "--alpha": ALPHA, "--n0": N0,
+    options: dict[str, object] = {"--checkpoint": checkpoint, "--sigma": SIGMA, "--failure-prob": ALPHA, "--n0": N0,
                                   "--n": N, "--max": MAX}
     options.update(overrides)
     args = []

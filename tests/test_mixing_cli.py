@@ -17,9 +17,9 @@ pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
 TRAIN = ["--eps", "0.2", "--standard-epochs", "2", "--robust-epochs", "1", "--adv-steps", "2", "--noise-epochs", "1",
          "--mixing-epochs", "1", "--mixing-max", "96", "--mixing-steps", "1,2", "--device", "cpu", "--quiet"]
-EVAL = ["--eps", "0.1,0.2", "--alphas", "0.5", "--gamma-biases", "0", "--steps", "3", "--max", "24", "--device",
+EVAL = ["--eps", "0.1,0.2", "--mixing-alphas", "0.5", "--gamma-biases", "0", "--steps", "3", "--max", "24", "--device",
         "cpu", "--quiet"]
-CERTIFY = ["--n0", "10", "--n", "100", "--max", "12", "--alphas", "0.6,1", "--device", "cpu", "--quiet"]
+CERTIFY = ["--n0", "10", "--n", "100", "--max", "12", "--mixing-alphas", "0.6,1", "--device", "cpu", "--quiet"]
 
 
 def invoke(*args: object) -> Result:
@@ -92,11 +92,11 @@ def test_certify_writes_votes_tables_and_plot(run):
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
-    (["eval", "--run", "{run}", "--alphas", "1.5"], "--alphas"),
+    (["eval", "--run", "{run}", "--mixing-alphas", "1.5"], "--mixing-alphas"),
     (["eval", "--run", "{run}", "--attacks", "fgsm"], "--attacks"),
     (["eval", "--run", "{missing}"], "not found"),
-    (["certify", "--run", "{run}", "--alpha", "2"], "alpha"),
-    (["certify", "--run", "{run}", "--alphas", "0.5,-1"], "alpha"),
+    (["certify", "--run", "{run}", "--failure-prob", "2"], "alpha"),
+    (["certify", "--run", "{run}", "--mixing-alphas", "0.5,-1"], "alpha"),
     (["train", "--out", "{missing}", "--mixing-steps", "3"], "--mixing-steps"),
     (["plot", "--run", "{missing}"], "no evaluation results"),
 ])

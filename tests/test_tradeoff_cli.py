@@ -11,7 +11,8 @@ from smoothcert.cli import main
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
-GRID = ["tradeoff", "grid", "--dataset", "digits", "--alphas", "0,0.3", "--betas", "0,0.3", "--clean-epochs", "2",
+GRID = ["tradeoff", "grid", "--dataset", "digits", "--train-noise-alphas", "0,0.3", "--betas", "0,0.3",
+        "--clean-epochs", "2",
         "--epochs", "1", "--copies", "2", "--votes", "20", "--risk-max", "30", "--n0", "10", "--n", "30",
         "--cert-max", "6", "--radii", "0,0.1", "--no-compile", "--quiet"]
 
@@ -34,7 +35,7 @@ def one_line_error(result: Result, fragment: str) -> None:
 def test_disks_writes_tables_plot_and_manifest(tmp_path):
     out = tmp_path / "disks"
     result = ok(invoke("tradeoff", "disks", "--out", out, "--size", 40, "--radius", 4, "--zetas", "0,2",
-                       "--alphas", "0:6:2", "--betas", "3,5", "--draws", 2, "--tries", 500, "--quiet"))
+                       "--train-noise-alphas", "0:6:2", "--betas", "3,5", "--draws", 2, "--tries", 500, "--quiet"))
     assert "α*, gain ± SE" in result.output
     manifest = json.loads((out / "disks.json").read_text())
     assert manifest["arguments"]["alphas"] == [0.0, 2.0, 4.0, 6.0] and manifest["status"] == "complete"
@@ -45,7 +46,8 @@ def test_disks_writes_tables_plot_and_manifest(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
-    (["--alphas", "0:x"], "--alphas"), (["--zetas", "-1"], "zetas"), (["--draws", "0"], "draws"),
+    (["--train-noise-alphas", "0:x"], "--train-noise-alphas"), (["--zetas", "-1"], "zetas"),
+    (["--draws", "0"], "draws"),
     (["--size", "5", "--radius", "10"], "does not fit"), (["--size", "19", "--radius", "10"], "does not fit")])
 def test_disks_bad_arguments_give_one_line(tmp_path, args, fragment):
     one_line_error(invoke("tradeoff", "disks", "--out", tmp_path / "d", "--quiet", *args), fragment)
@@ -54,8 +56,8 @@ def test_disks_bad_arguments_give_one_line(tmp_path, args, fragment):
 
 def test_disks_refuses_to_overwrite_an_earlier_run_without_overwrite(tmp_path):
     out = tmp_path / "disks"
-    small = ["tradeoff", "disks", "--out", out, "--size", 20, "--radius", 3, "--zetas", "0", "--alphas", "0,2",
-             "--betas", "2", "--draws", 1, "--tries", 100, "--quiet"]
+    small = ["tradeoff", "disks", "--out", out, "--size", 20, "--radius", 3, "--zetas", "0",
+             "--train-noise-alphas", "0,2", "--betas", "2", "--draws", 1, "--tries", 100, "--quiet"]
     ok(invoke(*small))
     before = (out / "disks.json").read_text()
     one_line_error(invoke(*small, "--seed", 1), "--overwrite")
@@ -79,7 +81,8 @@ def test_grid_runs_refuses_to_overwrite_and_resumes(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
-    (["--alphas", "0.1,0.2"], "include 0"), (["--workers", "0"], "workers"), (["--threads", "0"], "threads"),
+    (["--train-noise-alphas", "0.1,0.2"], "include 0"), (["--workers", "0"], "workers"),
+    (["--threads", "0"], "threads"),
     (["--dataset", "nope"], "nope")])
 def test_grid_bad_arguments_give_one_line(tmp_path, args, fragment):
     one_line_error(invoke(*GRID, "--out", tmp_path / "g", *args), fragment)

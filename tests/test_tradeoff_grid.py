@@ -188,8 +188,7 @@ def test_two_workers_give_the_same_cells(grid_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(grid_run, run)
     for folder in ("cells", "certify"):
-        for path in (run / folder).iterdir():
-            path.unlink()
+        shutil.rmtree(run / folder)  # results, manifests and saved count folders alike
     run_grid(tiny_config(), run, workers=2, resume=True, progress=False, echo=lambda _: None)
     assert cells_without_timing(run) == cells_without_timing(grid_run)
 

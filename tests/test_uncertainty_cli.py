@@ -18,7 +18,7 @@ from smoothcert.studies.uncertainty.pipeline import UNCERTAINTY_COLUMNS
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
-ARGS = ["--sigma", "0.25", "--alpha", "0.001", "--n0", "20", "--n", "200", "--max", "8", "--skip", "2",
+ARGS = ["--sigma", "0.25", "--failure-prob", "0.001", "--n0", "20", "--n", "200", "--max", "8", "--skip", "2",
         "--no-timing", "--quiet"]
 
 

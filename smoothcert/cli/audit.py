@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..errors import InvalidArgumentError
-from .common import SmoothcertGroup, parse_batch_size, parse_floats, pick_device
+from .common import SmoothcertGroup, parse_batch_size, parse_floats, pick_device, renamed_option
 
 
 class AuditGroup(SmoothcertGroup):
@@ -52,7 +52,8 @@ def _audit_options(f):
         click.option("--n", type=int, default=1000, show_default=True,
                      help="Noisy copies per input for PREDICT (and CERTIFY's estimate)."),
         click.option("--n0", type=int, default=100, show_default=True, help="CERTIFY's selection copies."),
-        click.option("--alpha", type=float, default=0.001, show_default=True, help="Level of PREDICT and CERTIFY."),
+        renamed_option("--failure-prob", "--alpha", "alpha", type=float, default=0.001, show_default=True,
+                       help="Failure probability α of PREDICT and CERTIFY (former name: --alpha)."),
         click.option("--max", "max_inputs", type=int, default=None, help="Audit the first MAX test inputs."),
         click.option("--radii", default="0,0.25,0.5,0.75,1.0", show_default=True,
                      help="Radii of the per-class certified accuracy."),

@@ -9,11 +9,12 @@ import click
 from ..errors import InvalidArgumentError
 from .common import (
     data_options,
+    load_data,
     model_options,
+    noise_smoothing_options,
     parse_floats,
     pick_device,
     run_smoothed,
-    smoothing_options,
 )
 
 # --- commands ---------------------------------------------------------------------------------------------
@@ -22,7 +23,12 @@ from .common import (
 @click.option("--dataset", default="digits", show_default=True, help="Data set name or FILE.npz.")
 @data_options
 @click.option("--arch", type=click.Choice(["mlp", "lenet", "cnn"]), default="lenet", show_default=True)
-@click.option("--train-sigma", type=float, default=0.25, show_default=True, help="Training noise (0: standard).")
+@click.option("--train-sigma", type=float, default=0.25, show_default=True,
+              help="Gaussian training noise σ (0: standard); the same as --noise gaussian --scale σ.")
+@click.option("--noise", "train_noise", type=click.Choice(["gaussian", "laplace", "uniform"]), default="gaussian",
+              show_default=True, help="Training noise distribution (docs/noises.md).")
+@click.option("--scale", type=float, default=None,
+              help="Training noise scale: σ for gaussian, λ for laplace and uniform (replaces --train-sigma).")
 @click.option("--epochs", type=int, default=30, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=3e-3, show_default=True)
@@ -31,23 +37,24 @@ from .common import (
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", type=click.Path(), required=True, help="Checkpoint path stem, e.g. runs/x/model.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing checkpoint.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted training from the epoch state kept beside the checkpoint "
+                   "(OUT.state.*); the same options are needed, and the weights equal an uninterrupted run's.")
 @click.option("--quiet", is_flag=True)
 def train(**opts) -> None:
-    """Train a base classifier, with Gaussian noise augmentation when --train-sigma > 0."""
-    from ..data import load_dataset
-    from ..models import checkpoint_paths
-    from ..training import TrainConfig, train_base_model
+    """Train a base classifier, with noise augmentation (Gaussian by default) when the noise scale is > 0."""
+    from ..training import TrainConfig, train_checkpoint
 
     device = pick_device(opts["device"])
-    existing = [p for p in checkpoint_paths(opts["out"]) if p.exists()]
-    if existing and not opts["overwrite"]:
-        raise InvalidArgumentError(f"{existing[0]} already exists; pass --overwrite to replace it")
-    data = load_dataset(opts["dataset"], data_dir=opts["data_dir"], seed=opts["data_seed"],
-                        download=opts["download"])
-    cfg = TrainConfig(train_sigma=opts["train_sigma"], epochs=opts["epochs"], batch_size=opts["batch_size"],
-                      lr=opts["lr"], optimizer=opts["optimizer"], seed=opts["seed"])
-    _, info, paths = train_base_model(data, opts["arch"], cfg, opts["out"], device=device,
-                                      progress=not opts["quiet"], log=None if opts["quiet"] else click.echo)
+    data = load_data(opts, opts["dataset"])
+    if opts["train_noise"] != "gaussian" and opts["scale"] is None:
+        raise InvalidArgumentError(f"--noise {opts['train_noise']} needs --scale (its λ)")
+    scale = opts["train_sigma"] if opts["scale"] is None else opts["scale"]
+    cfg = TrainConfig(train_sigma=scale, epochs=opts["epochs"], batch_size=opts["batch_size"],
+                      lr=opts["lr"], optimizer=opts["optimizer"], seed=opts["seed"], train_noise=opts["train_noise"])
+    _, info, paths = train_checkpoint(data, opts["arch"], cfg, opts["out"], resume=opts["resume"],
+                                      overwrite=opts["overwrite"], device=device, progress=not opts["quiet"],
+                                      log=None if opts["quiet"] else click.echo)
     click.echo(f"test accuracy {info.test_accuracy:.4f} (clean); checkpoint {paths[0]} + {paths[1].name}")
     click.echo(f"data: {data.split_note}")
 
@@ -55,7 +62,7 @@ def train(**opts) -> None:
 @click.command()
 @model_options
 @data_options
-@smoothing_options
+@noise_smoothing_options
 @click.option("--n0", type=int, default=100, show_default=True, help="Samples to select the class.")
 @click.option("--n", type=int, default=100_000, show_default=True, help="Samples to estimate its probability.")
 @click.option("--sequential", is_flag=True,
@@ -69,7 +76,7 @@ def train(**opts) -> None:
                    "radius_cohen, frac_uncertain (docs/uncertainty.md). Needs --tau.")
 @click.option("--tau", type=float, default=None, help="With --uncertainty: u > τ → ⊥ ('inf' never rejects).")
 def certify(**opts) -> None:
-    """CERTIFY each test input: predicted class and certified ℓ2 radius (Cohen et al. 2019)."""
+    """CERTIFY each test input: predicted class and certified radius in the noise's norm (Cohen et al. 2019)."""
     measure, tau = opts.pop("measure"), opts.pop("tau")
     if measure is None:
         if tau is not None:
@@ -78,6 +85,10 @@ def certify(**opts) -> None:
         return
     if tau is None:
         raise InvalidArgumentError("--uncertainty needs --tau (or use 'smoothcert uncertainty certify --reject-rate')")
+    other_noise = [opts.pop(k) for k in ("noise_kind", "scale", "norm")]
+    if opts["sigma"] is None or any(v is not None for v in other_noise):
+        raise InvalidArgumentError("--uncertainty certifies with Gaussian noise: give --sigma (not --noise, --scale "
+                                   "or --norm)")
     if opts["sequential"] or opts["preset_radius"] is not None or opts["tolerance"] is not None:
         raise InvalidArgumentError("--uncertainty does not combine with --sequential, --radius or --tolerance")
     from .uncertainty import run_uncertainty_certify
@@ -89,7 +100,7 @@ def certify(**opts) -> None:
 @click.command()
 @model_options
 @data_options
-@smoothing_options
+@noise_smoothing_options
 @click.option("--n", type=int, default=10_000, show_default=True, help="Noise samples per input.")
 def predict(**opts) -> None:
     """PREDICT each test input with the smoothed classifier (abstains when not significant)."""
@@ -104,14 +115,20 @@ def predict(**opts) -> None:
 @click.option("--radius-column", default="radius", show_default=True,
               help="Radius column; several, comma-separated, compare radii of one file (radius_i,radius_ii).")
 @click.option("--high-prob-alpha", type=float, default=None,
-              help="Also report Cohen's high-probability certified accuracy for this α.")
+              help="Also report the certified accuracy that holds with probability ≥ 1 − ρ (ρ = 0.001) when each "
+                   "certificate fails with probability ≤ this α; values below 0 are clipped at 0.")
+@click.option("--high-prob-method", type=click.Choice(["binomial", "cohen"]), default="binomial", show_default=True,
+              help="How --high-prob-alpha lowers the certified accuracy: the binomial quantile (holds at 1 − ρ), "
+                   "or Cohen et al.'s published formula (only to reproduce their figures; it does not).")
 @click.option("--per-class", is_flag=True, help="Also print per-class certified accuracy.")
 @click.option("--plot", type=click.Path(), default=None, help="Write a certified-accuracy plot (PNG + SVG).")
 @click.option("--cohen-table", type=click.Path(), default=None, metavar="DIR",
               help="Reproduce Cohen et al.'s published vary-noise table from the raw TSVs in DIR.")
 @click.option("--cohen-dataset", type=click.Choice(["cifar10", "imagenet"]), default="cifar10", show_default=True)
-def analyze(files, radii, fmt, radius_column, high_prob_alpha, per_class, plot, cohen_table, cohen_dataset) -> None:
-    """Certified accuracy, ACR and abstain rate from certify TSVs (smoothcert's or Cohen's)."""
+def analyze(files, radii, fmt, radius_column, high_prob_alpha, high_prob_method, per_class, plot, cohen_table,
+            cohen_dataset) -> None:
+    """Certified accuracy, ACR, abstain rate and N from certify TSVs (smoothcert's or Cohen's), with what the rows
+    stand for: whether each run finished (its manifest) and what each radius column certifies."""
     from ..report.markdown import render_markdown
     from ..workflows import analyze_files, cohen_table_document
 
@@ -122,7 +139,7 @@ def analyze(files, radii, fmt, radius_column, high_prob_alpha, per_class, plot, 
     if not files:
         raise InvalidArgumentError("give at least one results TSV (or --cohen-table DIR)")
     doc = analyze_files([Path(f) for f in files], parse_floats(radii, "--radii"), fmt, radius_column,
-                        high_prob_alpha, per_class, plot)
+                        high_prob_alpha, per_class, plot, high_prob_method)
     click.echo(render_markdown(doc, tables=fmt, title=False))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import InvalidArgumentError
-from .common import SmoothcertGroup, parse_floats, pick_device
+from .common import SmoothcertGroup, parse_floats, pick_device, renamed_option
 
 
 def _data_options(f):
@@ -82,10 +82,12 @@ def train_cmd(**o) -> None:
 @click.option("--run", "run_dir", type=click.Path(), required=True, help="Run folder of `mix train`.")
 @_data_options
 @click.option("--eps", default="0.1,0.2,0.3", show_default=True, help="Radii of the attacks.")
-@click.option("--alphas", default="0.3,0.5,0.6,0.7,0.8,0.9", show_default=True, help="Fixed-α sweep.")
+@renamed_option("--mixing-alphas", "--alphas", "alphas", default="0.3,0.5,0.6,0.7,0.8,0.9", show_default=True,
+                help="Fixed mixing weights α of the sweep (former name: --alphas).")
 @click.option("--gamma-scale", type=float, default=2.0, show_default=True, help="γ′ = scale·BN(γ) + bias.")
 @click.option("--gamma-biases", default="-1,0,1", show_default=True, help="One adaptive mixture per bias.")
-@click.option("--alpha-range", default="0,1", show_default=True, help="α range of the adaptive mixture: LOW,HIGH.")
+@renamed_option("--mixing-alpha-range", "--alpha-range", "alpha_range", default="0,1", show_default=True,
+                help="Range of the adaptive mixing weight α(x): LOW,HIGH (former name: --alpha-range).")
 @click.option("--attacks", default="pgd,apgd-ce", show_default=True, help="Sequence: pgd, apgd-ce, apgd-dlr.")
 @click.option("--norm", type=click.Choice(["linf", "l2"]), default="linf", show_default=True)
 @click.option("--steps", type=int, default=20, show_default=True, help="Iterations of each attack.")
@@ -110,12 +112,12 @@ def eval_cmd(**o) -> None:
     bad = [a for a in attacks if a not in METHODS or a == "autoattack"]
     if bad or not attacks:
         raise InvalidArgumentError(f"--attacks takes pgd, apgd-ce, apgd-dlr; got {o['attacks']!r}")
-    alpha_range = parse_floats(o["alpha_range"], "--alpha-range")
+    alpha_range = parse_floats(o["alpha_range"], "--mixing-alpha-range")
     if len(alpha_range) != 2:
-        raise InvalidArgumentError(f"--alpha-range needs LOW,HIGH, got {o['alpha_range']!r}")
-    alphas = parse_floats(o["alphas"], "--alphas")
+        raise InvalidArgumentError(f"--mixing-alpha-range needs LOW,HIGH, got {o['alpha_range']!r}")
+    alphas = parse_floats(o["alphas"], "--mixing-alphas")
     if any(not 0 <= a <= 1 for a in alphas):
-        raise InvalidArgumentError(f"--alphas must lie in [0, 1], got {o['alphas']!r}")
+        raise InvalidArgumentError(f"--mixing-alphas must lie in [0, 1], got {o['alphas']!r}")
     plan = EvalPlan(eps=parse_floats(o["eps"], "--eps"), alphas=alphas,
                     gamma_scale=o["gamma_scale"], gamma_biases=parse_floats(o["gamma_biases"], "--gamma-biases"),
                     alpha_range=(alpha_range[0], alpha_range[1]), attacks=attacks, norm=o["norm"],
@@ -135,11 +137,11 @@ def eval_cmd(**o) -> None:
 @click.option("--sigma", type=float, default=0.25, show_default=True, help="Smoothing noise σ.")
 @click.option("--n0", type=int, default=100, show_default=True)
 @click.option("--n", type=int, default=10_000, show_default=True)
-@click.option("--alpha", "alpha_conf", type=float, default=0.001, show_default=True,
-              help="Failure probability of the simultaneous bounds.")
+@renamed_option("--failure-prob", "--alpha", "alpha_conf", type=float, default=0.001, show_default=True,
+                help="Failure probability of the simultaneous bounds (former name: --alpha).")
 @click.option("--max", "max_inputs", type=int, default=500, show_default=True, help="First MAX test inputs.")
-@click.option("--alphas", default="0.5,0.55,0.6,0.65,0.7,0.75,0.8,0.85,0.9,0.95,1", show_default=True,
-              help="Mixing weights α to report.")
+@renamed_option("--mixing-alphas", "--alphas", "alphas", default="0.5,0.55,0.6,0.65,0.7,0.75,0.8,0.85,0.9,0.95,1",
+                show_default=True, help="Mixing weights α to report (former name: --alphas).")
 @click.option("--radii", default="0,0.1,0.25,0.5,0.75,1", show_default=True)
 @click.option("--batch-size", type=int, default=1024, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -152,7 +154,7 @@ def certify_cmd(**o) -> None:
     from ..studies.mixing import CertifyPlan, certify_run
 
     plan = CertifyPlan(sigma=o["sigma"], n0=o["n0"], n=o["n"], alpha_conf=o["alpha_conf"],
-                       max_inputs=o["max_inputs"], alphas=parse_floats(o["alphas"], "--alphas"),
+                       max_inputs=o["max_inputs"], alphas=parse_floats(o["alphas"], "--mixing-alphas"),
                        radii=parse_floats(o["radii"], "--radii"), batch_size=o["batch_size"], seed=o["seed"],
                        compile=o["compile_model"])
     run = Path(o["run_dir"])

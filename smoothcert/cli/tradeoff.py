@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from .common import SmoothcertGroup, parse_floats
+from .common import SmoothcertGroup, parse_floats, renamed_option
 
 
 @click.group(cls=SmoothcertGroup)
@@ -21,8 +21,8 @@ def tradeoff() -> None:
 @click.option("--size", type=int, default=100, show_default=True, help="Grid side, pixels.")
 @click.option("--radius", type=float, default=10.0, show_default=True, help="Disk radius r, pixels.")
 @click.option("--zetas", default="0,1,2,3", show_default=True, help="Gaps ζ: centres are ≥ 2r + ζ apart.")
-@click.option("--alphas", default="0:20", show_default=True,
-              help="Training noise α (pixels): list or START:STOP[:STEP].")
+@renamed_option("--train-noise-alphas", "--alphas", "alphas", default="0:20", show_default=True,
+                help="Training noise levels α (pixels): list or START:STOP[:STEP] (former name: --alphas).")
 @click.option("--betas", default="8,11,14", show_default=True, help="Smoothing noise β (pixels).")
 @click.option("--draws", type=int, default=10, show_default=True, help="Random draws of the disks per ζ.")
 @click.option("--tries", type=int, default=10_000, show_default=True, help="Rejection-sampling candidates per draw.")
@@ -36,7 +36,8 @@ def disks(**opts) -> None:
     from ..studies.tradeoff import DisksConfig, parse_levels, run_disks_experiment
 
     config = DisksConfig(size=opts["size"], radius=opts["radius"], zetas=parse_levels(opts["zetas"], "--zetas"),
-                         alphas=parse_levels(opts["alphas"], "--alphas"), betas=parse_levels(opts["betas"], "--betas"),
+                         alphas=parse_levels(opts["alphas"], "--train-noise-alphas"),
+                         betas=parse_levels(opts["betas"], "--betas"),
                          draws=opts["draws"], tries=opts["tries"], seed=opts["seed"], mode=opts["mode"])
     run_disks_experiment(config, opts["out"], overwrite=opts["overwrite"], progress=not opts["quiet"],
                          echo=click.echo)
@@ -52,7 +53,8 @@ def _optional(name: str, kind=float, help: str = ""):
 @click.option("--data-seed", type=int, default=0, show_default=True, help="Seed of the train/test split.")
 @click.option("--arch", type=click.Choice(["mlp", "lenet", "cnn"]), default=None,
               help="Architecture [default: the preset's].")
-@click.option("--alphas", default=None, help="Training noise levels (must include 0) [default: the preset's].")
+@renamed_option("--train-noise-alphas", "--alphas", "alphas", default=None,
+                help="Training noise levels α (must include 0; former name: --alphas) [default: the preset's].")
 @click.option("--betas", default=None, help="Smoothing noise levels (0 allowed) [default: the preset's].")
 @_optional("--clean-epochs", int, "Epochs of the clean model.")
 @_optional("--epochs", int, "Fine-tuning epochs per α.")
@@ -64,7 +66,8 @@ def _optional(name: str, kind=float, help: str = ""):
 @_optional("--risk-max", int, "Risk on at most RISK_MAX test inputs.")
 @_optional("--n0", int, "CERTIFY selection samples.")
 @_optional("--n", int, "CERTIFY estimation samples.")
-@_optional("--cert-alpha", float, "CERTIFY failure probability.")
+@renamed_option("--failure-prob", "--cert-alpha", "cert_alpha", type=float, default=None,
+                help="CERTIFY failure probability (former name: --cert-alpha) [default: the data set's preset]")
 @_optional("--cert-skip", int, "CERTIFY every CERT_SKIP-th test input.")
 @_optional("--cert-max", int, "CERTIFY at most CERT_MAX test inputs.")
 @click.option("--radii", default=None, help="Radii of the certified-accuracy tables [default: the preset's].")
@@ -81,7 +84,8 @@ def grid(**opts) -> None:
     """Real data: models trained at each α, smoothed at each β; risk, certified accuracy, α*(β)."""
     from ..studies.tradeoff import grid_config, parse_levels, run_grid
 
-    levels = {k: None if opts[k] is None else parse_levels(opts[k], f"--{k}") for k in ("alphas", "betas")}
+    levels = {k: None if opts[k] is None else parse_levels(opts[k], {"alphas": "--train-noise-alphas"}.get(k, f"--{k}"))
+              for k in ("alphas", "betas")}
     radii = None if opts["radii"] is None else parse_floats(opts["radii"], "--radii")
     settings = {k: opts[k] for k in ("data_dir", "data_seed", "seed", "arch", "votes", "risk_skip", "risk_max", "n0",
                                      "n", "cert_alpha", "cert_skip", "cert_max", "clean_epochs", "epochs", "copies",

@@ -95,6 +95,9 @@ def run_uncertainty_certify(opts: dict) -> Path:
     """Certify with the uncertainty-aware base classifier (one τ) into ``opts['out']``; returns the path."""
     from ..studies.uncertainty import certify_job
 
+    if opts.get("backend", "serial") != "serial":
+        raise InvalidArgumentError("--uncertainty runs with --backend serial only (its rows are not yet computed by "
+                                   "Ray workers)")
     opts = _with_defaults(opts)
     _echo(certify_job(out=opts["out"], tau=opts["tau"], reject_rate=opts["reject_rate"], **_loaded(opts),
                       **_sampling(opts)))

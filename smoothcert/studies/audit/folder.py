@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from smoothcert.document import Figure, Table
-from smoothcert.errors import InvalidArgumentError
 from smoothcert.report.tables import render_table
+from smoothcert.validate import check_output_folder
 
 __all__ = ["Echo", "audit_folder", "figure", "figure_stem", "json_default", "sigma_name", "write_json", "write_table"]
 
@@ -20,16 +20,10 @@ Echo = Callable[[str], None]
 
 
 def audit_folder(out: str | Path) -> Path:
-    """``out`` as a Path if it is, or can become, a folder: raises InvalidArgumentError (before anything is
-    written) when it or one of its parents is an existing file."""
-    out = Path(out)
-    for path in (out, *out.parents):
-        if path.exists():
-            if not path.is_dir():
-                what = "is a file" if path == out else f"lies under the file {path}"
-                raise InvalidArgumentError(f"the output folder {out} {what}; give a folder")
-            break
-    return out
+    """``out`` as a Path if it is, or can become, a folder this process can write in: raises
+    InvalidArgumentError (before anything is written) when it or one of its parents is an existing file, or
+    the folder it goes in takes no new file (:func:`smoothcert.validate.check_output_folder`)."""
+    return check_output_folder(out)
 
 
 def json_default(value: object) -> object:

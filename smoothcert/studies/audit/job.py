@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from smoothcert.document import Document, Paragraph, Section
-from smoothcert.report.markdown import write_markdown
+from smoothcert.report.html import write_report
 from smoothcert.runs import check_resumable, earlier_runs, write_manifest
 
 from .base_models import NOISE, STANDARD, load_models, smooth_models, torch_threads, train_models
@@ -140,7 +140,7 @@ def run_audit(config: AuditConfig, out: str | Path, *, checkpoints: Mapping[str,
     runs = ["Time per stage (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items()) + ".",
             *(f"Earlier run of this folder ({e.get('written')}, {e.get('status')}): "
               f"{(e.get('timing') or {}).get('total', math.nan):.1f} s in all." for e in earlier)]
-    write_markdown(Document(f"Smoothing audit: {data.name}, {config.arch}", [
+    write_report(Document(f"Smoothing audit: {data.name}, {config.arch}", [
         Paragraph(f"Data: {data.split_note}. Audited test inputs: {len(indices)}. σ ∈ "
                   f"{{{', '.join(f'{s:g}' for s in config.sigmas)}}}; PREDICT and CERTIFY with n = {config.n:,} "
                   f"(CERTIFY selects with n0 = {config.n0}), α = {config.alpha:g}.\n"
@@ -150,5 +150,5 @@ def run_audit(config: AuditConfig, out: str | Path, *, checkpoints: Mapping[str,
     ]), out / "summary.md")
     summary["timing"], summary["load_average"] = timing, load
     write_json(out / "summary.json", summary)
-    echo(f"audit written to {out}/summary.md in {time.perf_counter() - started:.1f} s")
+    echo(f"audit written to {out}/summary.md (and summary.html) in {time.perf_counter() - started:.1f} s")
     return summary

@@ -30,11 +30,11 @@ from ...engine import Engine
 from ...errors import CheckpointError, InvalidArgumentError
 from ...models import MixedClassifier, load_checkpoint, load_mixing, read_info, save_mixing
 from ...models.checkpoint import checkpoint_paths
-from ...report.markdown import write_markdown
+from ...report.html import write_report
 from ...runs import RunOptions, write_manifest
 from ...smooth import Smooth
 from ...training import TrainConfig, train_base_model
-from ...validate import check_alpha, check_count, check_int, check_positive, check_seed
+from ...validate import check_alpha, check_count, check_int, check_output_folder, check_positive, check_seed
 from .certify import certify_mixture_dataset, mixture_certified_accuracy, mixture_clean_accuracy, read_mixture_votes
 from .evaluate import ModelEntry, evaluate_robustness, is_eval_file, read_eval_rows
 from .plots import plot_certified_vs_alpha, plot_tradeoff
@@ -134,7 +134,7 @@ def train_run(run: str | Path, plan: TrainPlan, *, data: Dataset | str = "digits
         what was done (seconds per trained stage) and the data split.
     """
     plan = plan.validate()
-    run = Path(run)
+    run = check_output_folder(run, "run folder")
     device = torch.device(device)
     data = _dataset(data, seed=plan.data_seed, data_dir=data_dir, download=download)
     run.mkdir(parents=True, exist_ok=True)
@@ -286,6 +286,7 @@ def eval_run(run: str | Path, plan: EvalPlan, *, data: Dataset | None = None, da
     :func:`run_dataset`).
     """
     plan = plan.validate()
+    RunOptions(resume=resume, overwrite=overwrite)  # both together are refused before the run is read
     run = Path(run)
     device = torch.device(device)
     data = data if data is not None else run_dataset(run, data_dir=data_dir, download=download)
@@ -312,7 +313,7 @@ def eval_run(run: str | Path, plan: EvalPlan, *, data: Dataset | None = None, da
                             progress=progress, context=context)
         autoattack = read_eval_rows(aa_out)
     doc = tradeoff_report(rows, plan.eps, data, autoattack)
-    write_markdown(doc, run / f"{plan.name}.md")
+    write_report(doc, run / f"{plan.name}.md")
     plot_tradeoff(all_eval_rows(run), list(plan.eps), run / "tradeoff",
                   title=f"{data.name}: clean vs robust accuracy ({plan.norm}, {len(x)} test inputs)")
     return doc
@@ -411,6 +412,7 @@ def certify_run(run: str | Path, plan: CertifyPlan, *, data: Dataset | None = No
     (the returned document) and the plot ``certified_vs_alpha``. ``data``: the run's data set (default: loaded
     with :func:`run_dataset`)."""
     plan = plan.validate()
+    RunOptions(resume=resume, overwrite=overwrite)  # both together are refused before the run is read
     run = Path(run)
     device = torch.device(device)
     data = data if data is not None else run_dataset(run, data_dir=data_dir, download=download)
@@ -439,7 +441,7 @@ def certify_run(run: str | Path, plan: CertifyPlan, *, data: Dataset | None = No
                             title=f"{data.name}: mixture with a smoothed model, σ = {plan.sigma:g}, "
                                   f"n = {plan.n:,}, α_conf = {plan.alpha_conf:g}")
     doc = replace(doc, blocks=[*doc.blocks, Paragraph(f"Vote sampling (this call): {stats['seconds']:.1f} s.")])
-    write_markdown(doc, run / "certify.md")
+    write_report(doc, run / "certify.md")
     return doc
 
 

@@ -27,10 +27,11 @@ from tqdm.auto import tqdm
 
 from ...document import Code, Document, Figure, Paragraph, Section, Table
 from ...errors import ResultsError
-from ...report.markdown import render_markdown, write_markdown
+from ...report.html import write_report
+from ...report.markdown import render_markdown
 from ...report.tables import render_table, tsv_table
 from ...runs import write_manifest
-from ...validate import check_count
+from ...validate import check_count, check_output_folder
 from . import grid as g
 from .disks import DisksConfig, DisksResult, run_disks
 
@@ -102,7 +103,8 @@ class JobQueue:
 
 
 #: What a disks run writes into its folder: any of them there means an earlier run (refused without overwrite).
-DISKS_FILES = ("gains.tsv", "deltas.json", "alpha_star.md", "gains.png", "gains.svg", "report.md", "disks.json")
+DISKS_FILES = ("gains.tsv", "deltas.json", "alpha_star.md", "gains.png", "gains.svg", "report.md", "report.html",
+               "disks.json")
 
 
 def run_disks_experiment(config: DisksConfig, out: str | Path, *, overwrite: bool = False, progress: bool = True,
@@ -116,7 +118,7 @@ def run_disks_experiment(config: DisksConfig, out: str | Path, *, overwrite: boo
     from .plots import plot_disk_gains  # matplotlib only where a job plots (not in every grid worker)
 
     cfg = config.validate()
-    out = Path(out)
+    out = check_output_folder(out, "run folder")
     existing = [name for name in DISKS_FILES if (out / name).exists()]
     if existing and not overwrite:
         raise ResultsError(f"{out / existing[0]} already exists; pass --overwrite to replace it")
@@ -137,7 +139,7 @@ def run_disks_experiment(config: DisksConfig, out: str | Path, *, overwrite: boo
     (out / "alpha_star.md").write_text(table)
     plots = plot_disk_gains(result, out / "gains", title=f"{cfg.size}×{cfg.size} grid, disks of radius "
                             f"{cfg.radius:g}, {cfg.draws} draws")
-    write_markdown(disks_report(result, plots[0].name), out / "report.md")
+    write_report(disks_report(result, plots[0].name), out / "report.md")
     write_manifest(out / "disks", asdict(cfg), status="complete",
                    timing={"seconds": seconds, "cpu_seconds": cpu_seconds},
                    results={"alpha_star": result.alpha_star().tolist(), "best_gain": result.best_gain().tolist(),
@@ -222,7 +224,7 @@ def run_grid(config: g.GridConfig, out: str | Path, *, workers: int = 1, threads
     cfg = config.validate()
     workers = check_count("workers", workers)
     threads = 1 if threads is None else check_count("threads", threads)
-    out = Path(out)
+    out = check_output_folder(out, "run folder")
     check_grid_folder(cfg, out, resume)
     g.grid_data(cfg)  # a missing or bad data set fails here, before anything is written
     arguments = {"recipe": cfg.recipe(), "alphas": cfg.alphas, "betas": cfg.betas}
@@ -425,7 +427,7 @@ def write_grid_report(result: g.GridResult, out: Path, *, timing: dict | None = 
         ref = g.PAPER_MNIST_ALPHA_STAR
         curves["MNIST, Pal & Sulam"] = (list(ref), [v[0] for v in ref.values()])
     plots.append(plot_alpha_star(curves, out / "alpha_star", title="best training noise per smoothing noise")[0])
-    report = write_markdown(grid_report(result, g.model_summary(cfg, out), tables, timing), out / "report.md")
+    report, _ = write_report(grid_report(result, g.model_summary(cfg, out), tables, timing), out / "report.md")
     echo(render_markdown(Table(*tables["alpha_star"], decimals=4)))
     echo(f"report: {report}   plots: {', '.join(str(p) for p in plots)}")
     return report

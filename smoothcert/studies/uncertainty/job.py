@@ -40,14 +40,14 @@ from ...models import load_checkpoint
 from ...models.checkpoint import CheckpointInfo, asdict_info, checkpoint_paths
 from ...noise import GaussianNoise, Noise
 from ...pipeline import select_indices
-from ...report.markdown import write_markdown
+from ...report.html import write_report
 from ...report.tables import render_table
 from ...runs import RunOptions, environment
 from ...smooth import Smooth
 from ...training import TrainConfig, train_base_model
 from ...uncertainty.measures import Ensemble, MCDropout, check_measure
 from ...uncertainty.outcome import UncertaintyOutcome, calibrate_tau
-from ...validate import check_count, check_num_classes
+from ...validate import check_count, check_num_classes, check_output_folder
 from .certify import check_tau
 from .ood import OOD_SETS, SCORE_KINDS, auroc_table, make_ood_sets, read_scores, score_sets
 from .pipeline import certify_uncertainty_dataset, sweep_uncertainty_dataset, tau_name
@@ -210,7 +210,7 @@ def sweep_summary(paths: Sequence[Path], out_dir: str | Path, title: str) -> Doc
     plot_tau_sweep(points, out_dir / "sweep", title=title)
     doc = Document(title, [table, Figure("sweep.png", "mean R_i and R_ii on correctly classified points and the "
                                                       "share with R_ii > R_cohen against the ⊥ share"), *figures])
-    write_markdown(doc, out_dir / "summary.md")
+    write_report(doc, out_dir / "summary.md")
     (out_dir / "summary.tsv").write_text(render_table(table, "tsv"), encoding="utf-8")
     return doc
 
@@ -259,7 +259,7 @@ def score_ood(model: nn.Module, members: int, data: Dataset, in_ids: Sequence[in
         Paragraph(f"Scoring time {seconds:.1f} s."),
         *figures,
     ])
-    write_markdown(doc, out_dir / "auroc.md")
+    write_report(doc, out_dir / "auroc.md")
     (out_dir / "auroc.tsv").write_text(render_table(table, "tsv"), encoding="utf-8")
     record = {"header": list(table.header), "rows": [list(r) for r in table.rows],
               "taus": dict(zip(measures, taus, strict=True)), "seconds_this_call": seconds}
@@ -496,6 +496,7 @@ def experiment_job(dataset: str, out: str | Path, *, data_dir: str | Path | None
     if dataset not in SETUPS:
         raise InvalidArgumentError(f"unknown experiment {dataset!r}; choose one of {', '.join(SETUPS)}")
     setup = SETUPS[dataset]
+    check_output_folder(out, "experiment folder")
     out.mkdir(parents=True, exist_ok=True)
     data = load_dataset(dataset, data_dir=data_dir)
     noise = GaussianNoise(setup.sigma)
@@ -585,7 +586,7 @@ def refresh_report(out: str | Path) -> Document:
         raise InvalidArgumentError(f"{out} holds no finished experiment (no results.json)") from None
     _figures(results, out, results["dataset"])
     doc = experiment_report(results, out)
-    write_markdown(doc, out / "report.md")
+    write_report(doc, out / "report.md")
     return doc
 
 
