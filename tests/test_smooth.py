@@ -85,3 +85,25 @@ def test_bad_inputs():
         smooth.certify(torch.tensor([0.0, float("inf")]), 10, 10, 0.1)
     with pytest.raises(InputError, match="batch"):
         smooth.certify_batch(torch.zeros(3), 10, 10, 0.1)
+
+
+class _NaNForSomeInputs(torch.nn.Module):
+    """Logits [N, 3] that are NaN wherever the first coordinate is above 0.5: a broken model."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.stack([x[:, 0], 1 - x[:, 0], torch.zeros_like(x[:, 0])], dim=1)
+        return torch.where((x[:, :1] > 0.5), torch.full_like(logits, float("nan")), logits)
+
+
+def test_a_model_with_nan_logits_is_never_certified():
+    """A model returning NaN logits used to be certified (argmax of NaN is class 0): the engine now refuses
+    with an InputError naming the input, for CERTIFY, PREDICT and sequential CERTIFY alike."""
+    smooth = Smooth(_NaNForSomeInputs(), 3, 0.01, batch_size=64, seed=0)
+    x = torch.tensor([[0.1, 0.0], [0.9, 0.0]])
+    with pytest.raises(InputError, match="NaN or inf logits .* input 11"):
+        smooth.certify_batch(x, 10, 100, 0.01, indices=[10, 11])
+    with pytest.raises(InputError, match="input 11"):
+        smooth.predict_batch(x, 100, 0.01, indices=[10, 11])
+    with pytest.raises(InputError, match="input 11"):
+        smooth.certify_sequential(x, 10, 0.01, indices=[10, 11])
+    assert smooth.certify_batch(x[:1], 10, 100, 0.01, indices=[10])[0].prediction == 1  # the healthy input
