@@ -11,6 +11,7 @@ from torch import nn
 from smoothcert import GaussianNoise, InvalidArgumentError
 from smoothcert.analysis import CertifyResults, certified_accuracy
 from smoothcert.analysis.uncertainty import certified_accuracy_of, label_radius, radius_comparison
+from smoothcert.errors import ResultsError
 from smoothcert.studies.uncertainty.ood import (
     auroc,
     auroc_rows,
@@ -77,6 +78,12 @@ def test_scoring_is_resumable_and_feeds_the_auroc_table(tmp_path):
     manifest = json.loads(partial.with_suffix(".json").read_text())  # a runs manifest: engine, history kept
     assert manifest["status"] == "complete" and manifest["timing"]["resumed_rows"] == 6
     assert len(manifest["earlier_runs"]) == 1 and manifest["engine"]["batch_size"] == 1024
+    # Resume is keyed on content: another model's weights (same arguments, same path) are refused.
+    other = tiny_model()
+    with torch.no_grad():
+        next(other.parameters()).add_(1.0)
+    with pytest.raises(ResultsError, match="weights"):
+        score_sets(other, sets, out=partial, resume=True, **kwargs)
     with pytest.raises(InvalidArgumentError, match="tau must be >= 0"):
         score_sets(model, sets, out=tmp_path / "neg.tsv", **{**kwargs, "taus": [2.0, -0.1]})
     assert not (tmp_path / "neg.tsv").exists()

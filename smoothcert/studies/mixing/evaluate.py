@@ -23,6 +23,7 @@ from ...attacks import AttackConfig, predictions, worst_case_correct
 from ...errors import InputError, InvalidArgumentError, ResultsError
 from ...models import MixedClassifier, composite_attack_loss
 from ...runs import ResultWriter, check_resumable, write_manifest
+from ...runs.fingerprint import data_fingerprint, tensors_fingerprint
 from ...validate import check_choice, check_count, check_positive, check_real, check_seed
 
 KINDS = ("standard", "robust", "fixed", "adaptive")
@@ -96,11 +97,16 @@ def evaluate_robustness(
     arguments = dict(arguments or {})
     arguments.update(models=names, eps=[float(v) for v in eps_list], seed=seed,
                      attacks=[a.describe() for a in attacks], composite_weight=composite_weight, inputs=len(x))
+    # Resume is keyed on content: every model's weights and the evaluated inputs, not paths.
+    fingerprint = {"model": tensors_fingerprint({f"{e.name}.{k}": v for e in entries
+                                                 for k, v in e.model.state_dict().items()}),
+                   "data": data_fingerprint(x, y)}
     if resume:
-        check_resumable(out, arguments)
+        check_resumable(out, arguments, fingerprint)
     writer = ResultWriter(out, EVAL_COLUMNS, resume=resume, overwrite=overwrite)
     todo = [(i, e, eps) for i, (e, eps) in enumerate(plan) if i not in writer.done]
-    write_manifest(out, arguments, status="running", **(context or {}))
+    context = {**(context or {}), "fingerprint": fingerprint}
+    write_manifest(out, arguments, status="running", **context)
     clean_cache: dict[str, tuple[float, float]] = {}
     rows: list[dict] = []
     bar = tqdm(total=len(todo) * len(x), unit="input", disable=not progress, desc="robust accuracy",
@@ -127,7 +133,7 @@ def evaluate_robustness(
         bar.close()
         write_manifest(out, arguments, status="complete" if len(rows) == len(todo) else "interrupted",
                        timing={"rows": len(rows), "seconds": time.perf_counter() - started,
-                               "resumed_rows": len(writer.done)}, **(context or {}))
+                               "resumed_rows": len(writer.done)}, **context)
     return rows
 
 

@@ -31,6 +31,7 @@ from ...engine import Engine
 from ...errors import InvalidArgumentError, ResultsError
 from ...noise import Noise
 from ...runs import ResultWriter, RunOptions, check_resumable, earlier_runs, write_manifest
+from ...runs.fingerprint import data_fingerprint, model_fingerprint
 from ...uncertainty.measures import check_measure, check_members, class_and_uncertainty
 from ...uncertainty.scores import SCORES, noisy_uncertainty
 from ...validate import check_choice, check_count
@@ -181,10 +182,14 @@ def score_sets(
         raise InvalidArgumentError("no images to score")
     args = dict(arguments or {"num_samples": num_samples, "measures": list(measures), "taus": taus,
                               "seed": seed, "sets": {k: len(v) for k, v in sets.items()}})
+    # Resume is keyed on content: the model's weights and the scored images, not paths.
+    fingerprint = {"model": model_fingerprint(engine.model),
+                   "data": data_fingerprint(*[torch.stack(list(v)) for v in sets.values() if len(v)])}
     if options.resume:
-        check_resumable(out, args)
+        check_resumable(out, args, fingerprint)
     history = earlier_runs(out) if options.resume else []
-    sections = {**(context or {}), "engine": engine.info(), **({"earlier_runs": history} if history else {})}
+    sections = {**(context or {}), "engine": engine.info(), "fingerprint": fingerprint,
+                **({"earlier_runs": history} if history else {})}
     writer = ResultWriter(out, score_columns(measures), resume=options.resume, overwrite=options.overwrite)
     todo = [i for i in range(len(entries)) if i not in writer.done]
     write_manifest(out, args, status="running", **sections)
