@@ -100,7 +100,7 @@ def test_a_model_with_nan_logits_is_never_certified():
     with an InputError naming the input, for CERTIFY, PREDICT and sequential CERTIFY alike."""
     smooth = Smooth(_NaNForSomeInputs(), 3, 0.01, batch_size=64, seed=0)
     x = torch.tensor([[0.1, 0.0], [0.9, 0.0]])
-    with pytest.raises(InputError, match="NaN or inf logits .* input 11"):
+    with pytest.raises(InputError, match=r"NaN or inf logits .* input 11"):
         smooth.certify_batch(x, 10, 100, 0.01, indices=[10, 11])
     with pytest.raises(InputError, match="input 11"):
         smooth.predict_batch(x, 100, 0.01, indices=[10, 11])
