@@ -57,6 +57,12 @@ def check_labels(y: torch.Tensor, num_classes: int) -> None:
         raise InputError(f"labels must lie in [0, {num_classes}), found {int(y.min())}..{int(y.max())}")
 
 
+def _noise_label(smooth: Smooth) -> str:
+    """σ=0.25 for Gaussian noise, laplace 0.5 for another: the progress bar names the noise it samples."""
+    kind = smooth.noise.to_dict().get("type", type(smooth.noise).__name__)
+    return f"σ={smooth.sigma:g}" if kind == "gaussian" else f"{kind} {smooth.noise.scale:g}"
+
+
 class Run:
     """The results files of one run, their manifests and their history.
 
@@ -162,7 +168,7 @@ class Run:
         by_input = per_input_samples is None
         bar = tqdm(total=len(todo) * (per_input_samples or 1), unit="input" if by_input else "sample",
                    unit_scale=not by_input, disable=not opts.progress,
-                   desc=f"{self.kind} σ={smooth.sigma:g}", smoothing=0.1, mininterval=0.5)
+                   desc=f"{self.kind} {_noise_label(smooth)}", smoothing=0.1, mininterval=0.5)
         started = time.perf_counter()
         written: set[int] = set()  # inputs written by this call: a chunk delivered twice is written once
 
