@@ -33,6 +33,8 @@ UNCERTAINTY_GUARANTEES = {
                     "analyze judges it by ĉ_A's correctness, exact only where the two guesses agree",
     "radius_i_top2": "G⁺(x+δ) = ĉ_A (top-2 bounds, holding jointly with radius_ii_top2)",
     "radius_ii_top2": "G⁺(x+δ) ∈ {ĉ_A, ⊥}, hence G(x+δ) ∈ {ĉ_A, ⊥} (top-2 bounds)",
+    "radius_filtered": "G_F(x+δ) = ĉ_A for the filtered classifier G_F (argmax of the joint masses "
+                       "P(o = c); it never answers ⊥)",
 }
 
 

@@ -19,13 +19,17 @@ radius                formula (bounds: one-sided Clopper–Pearson)             
 ``radius_i_top2``     σ/2 (Φ⁻¹(L₁) − Φ⁻¹(U_B)), U_B = min(max_{o≠ĉ_A} U_o, 1 − L₁)  G⁺ = ĉ_A
 ``radius_ii_top2``    σ/2 (Φ⁻¹(max(L₁, L_⊥)) − Φ⁻¹(U_W)),                          G⁺ ∈ {ĉ_A, ⊥} (so also
                       U_W = min(max_{c≠ĉ_A} U_c, 1 − L₁ − L_⊥)                      G ∈ {ĉ_A, ⊥})
+``radius_filtered``   σ/2 (Φ⁻¹(L_A) − Φ⁻¹(U_B)) of :mod:`.filtered` (joint masses,   G_F = ĉ_A (the filtered
+                      bounds at α/3, α/3, α/(3(C − 1)))                           classifier, never ⊥)
 ====================  ==========================================================  ==========================
 
 The first three each hold with probability ≥ 1 − α (individually, not jointly). The two top-2 radii share
 one family of C + 2 bounds (L₁, L_⊥ lower; U_⊥ and the C − 1 wrong classes' U_c upper), each at level
 α/(C + 2) (Bonferroni), so both hold together with probability ≥ 1 − α. A certificate that is not issued
 (its bound ≤ ½, or L ≤ U for the top-2 forms) has radius NaN. On every input R_ii ≥ R_i and
-R_ii_top2 ≥ R_i_top2; at τ = ∞ (no ⊥) R_i = R_ii = Cohen's radius.
+R_ii_top2 ≥ R_i_top2; at τ = ∞ (no ⊥) R_i = R_ii = Cohen's radius. ``radius_filtered`` uses its own family
+of bounds, holding together with probability ≥ 1 − α, and certifies the filtered classifier
+G_F(x) = argmax_c P(o(x + ε) = c), which never answers ⊥.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from ..noise import Noise
 from ..stats import bonferroni, clopper_pearson_lower, clopper_pearson_upper
 from ..validate import check_alpha
 from .cohen import ABSTAIN
+from .filtered import filtered_from_counts
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class UncertaintyCertificates:
         guess: ĉ_A, the uncertainty-aware guess from the selection samples.
         guess_cohen: ĉ, the plain classifier's guess (−1 when the class of ⊥ samples was not kept).
         predict_i, predict_ii, predict_cohen: the guess when that certificate is issued, else −1.
-        radius_i, radius_ii, radius_cohen, radius_i_top2, radius_ii_top2: ℓ2 radii in input space.
+        radius_i, radius_ii, radius_cohen, radius_i_top2, radius_ii_top2, radius_filtered: radii in input space.
         p1_lower, p2_lower, pA_lower: the level-α lower bounds on P(o = ĉ_A), P(o ∈ {ĉ_A, ⊥}), P(f = ĉ).
         count_i, count_ii, count_cohen, count_uncertain: estimation counts of those events and of ⊥.
         frac_uncertain: count_uncertain / n.
@@ -76,6 +81,7 @@ class UncertaintyCertificates:
     frac_uncertain: np.ndarray
     n0: np.ndarray
     n: np.ndarray
+    radius_filtered: np.ndarray
 
     def __len__(self) -> int:
         return len(self.guess)
@@ -171,6 +177,7 @@ def uncertainty_certificates(
     low_ii = np.maximum(low_1, low_u)
     up_w = np.minimum(up_wrong, 1.0 - low_1 - low_u)
     radius_ii_top2 = np.where(low_ii > up_w, noise.certified_radius(low_ii, up_w), np.nan)
+    radius_filtered = filtered_from_counts(guess, est_c, count_uncertain, alpha, noise).radius
 
     return UncertaintyCertificates(
         guess=guess, guess_cohen=guess_cohen,
@@ -180,5 +187,5 @@ def uncertainty_certificates(
         radius_i_top2=radius_i_top2, radius_ii_top2=radius_ii_top2,
         p1_lower=p1, p2_lower=p2, pA_lower=np.asarray(p_cohen, dtype=np.float64),
         count_i=count_i, count_ii=count_ii, count_cohen=count_cohen, count_uncertain=count_uncertain,
-        frac_uncertain=count_uncertain / n, n0=n0, n=n,
+        frac_uncertain=count_uncertain / n, n0=n0, n=n, radius_filtered=radius_filtered,
     )  # fmt: skip
