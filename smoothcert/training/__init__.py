@@ -1,5 +1,6 @@
 """Training: one loop (:func:`fit`) whose batch loss is a pluggable :class:`Objective` (Gaussian noise
-augmentation, PGD adversarial training, the mixing network of adaptive smoothing), resumable per epoch."""
+augmentation, stability training, consistency regularization, MACER, SmoothAdv, PGD adversarial training, the
+mixing network of adaptive smoothing), resumable per epoch."""
 
 from .base_model import (
     channel_stats,
@@ -10,19 +11,37 @@ from .base_model import (
     zoo_checkpoint_info,
 )
 from .loop import OPTIMIZERS, SCHEDULES, FitConfig, TrainLog, cosine_lr, fit
-from .objectives import OBJECTIVES, AdversarialObjective, GaussianObjective, MixingObjective, Objective
+from .objectives import (
+    NOISE_OBJECTIVES,
+    OBJECTIVES,
+    AdversarialObjective,
+    ConsistencyObjective,
+    GaussianObjective,
+    MacerObjective,
+    MixingObjective,
+    Objective,
+    SmoothAdvObjective,
+    StabilityObjective,
+    make_objective,
+    objective_options,
+)
 from .state import load_state, read_meta, save_state
 from .train import TrainConfig, accuracy, accuracy_hook, train
 
 __all__ = [
+    "NOISE_OBJECTIVES",
     "OBJECTIVES",
     "OPTIMIZERS",
     "SCHEDULES",
     "AdversarialObjective",
+    "ConsistencyObjective",
     "FitConfig",
     "GaussianObjective",
+    "MacerObjective",
     "MixingObjective",
     "Objective",
+    "SmoothAdvObjective",
+    "StabilityObjective",
     "TrainConfig",
     "TrainLog",
     "accuracy",
@@ -31,7 +50,9 @@ __all__ = [
     "cosine_lr",
     "fit",
     "load_state",
+    "make_objective",
     "new_zoo_model",
+    "objective_options",
     "read_meta",
     "save_state",
     "state_stem_for",

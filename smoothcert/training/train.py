@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -19,7 +19,7 @@ from ..errors import InvalidArgumentError
 from ..noise import NOISES, make_noise
 from ..validate import check_choice
 from .loop import OPTIMIZERS, Evaluate, FitConfig, TrainLog, fit
-from .objectives import GaussianObjective
+from .objectives import NOISE_OBJECTIVES, Objective, make_objective
 
 __all__ = ["OPTIMIZERS", "TrainConfig", "TrainLog", "accuracy", "accuracy_hook", "train"]
 
@@ -37,6 +37,11 @@ class TrainConfig:
         optimizer: "adam", "adamw", "sgd" (momentum 0.9) or "adadelta".
         lr_gamma: multiply the learning rate by this after every epoch; 1 = constant.
         seed: seeds shuffling, noise and dropout.
+        method: the objective, one of :data:`~smoothcert.training.objectives.NOISE_OBJECTIVES` ("gaussian":
+            noise augmentation; "stability", "consistency", "macer", "smoothadv": docs/training.md); all but
+            "gaussian" need ``train_sigma`` > 0.
+        method_options: the method's own settings (keyword arguments of its objective class, e.g.
+            ``{"lbd": 10.0, "eta": 0.5, "m": 2}`` for consistency); its defaults otherwise.
     """
 
     train_sigma: float = 0.0
@@ -48,11 +53,17 @@ class TrainConfig:
     lr_gamma: float = 1.0
     seed: int = 0
     train_noise: str = "gaussian"
+    method: str = "gaussian"
+    method_options: dict = field(default_factory=dict)
 
     def validate(self) -> TrainConfig:
         if not (math.isfinite(self.train_sigma) and self.train_sigma >= 0):
             raise InvalidArgumentError(f"train_sigma must be >= 0, got {self.train_sigma}")
         check_choice("train_noise", self.train_noise, NOISES)
+        check_choice("objective", self.method, NOISE_OBJECTIVES)
+        if self.method != "gaussian" and self.train_sigma == 0:
+            raise InvalidArgumentError(f"the {self.method} objective needs training noise (train_sigma > 0)")
+        self.objective()  # checks the method's options
         self.fit_config().validate()
         return self
 
@@ -60,9 +71,11 @@ class TrainConfig:
         return FitConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
                          optimizer=self.optimizer, schedule="step", lr_gamma=self.lr_gamma, seed=self.seed)
 
-    def objective(self) -> GaussianObjective:
-        """Cross-entropy on inputs with ``train_noise`` noise of scale ``train_sigma`` (none at 0)."""
-        return GaussianObjective(make_noise(self.train_noise, self.train_sigma) if self.train_sigma > 0 else None)
+    def objective(self) -> Objective:
+        """The ``method``'s objective with ``train_noise`` noise of scale ``train_sigma`` (none at 0); for
+        "gaussian", cross-entropy on the noisy inputs."""
+        noise = make_noise(self.train_noise, self.train_sigma) if self.train_sigma > 0 else None
+        return make_objective(self.method, noise, self.method_options)
 
 
 @torch.inference_mode()
@@ -102,7 +115,7 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> TrainLog:
-    """Train ``model`` in place with cross-entropy on (optionally noisy) inputs.
+    """Train ``model`` in place with ``config``'s objective (default: cross-entropy on optionally noisy inputs).
 
     Args:
         model: any classifier; trained on its current device.

@@ -1,0 +1,284 @@
+"""The smoothing-specific training objectives: hand-computed batch losses, learning, resumption, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+
+from smoothcert.cli import main
+from smoothcert.data import load_dataset
+from smoothcert.errors import InvalidArgumentError
+from smoothcert.noise import GaussianNoise, LaplaceNoise, Noise
+from smoothcert.training import (
+    NOISE_OBJECTIVES,
+    OBJECTIVES,
+    ConsistencyObjective,
+    FitConfig,
+    MacerObjective,
+    SmoothAdvObjective,
+    StabilityObjective,
+    TrainConfig,
+    fit,
+    make_objective,
+    objective_options,
+)
+
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+class TableNoise(Noise):
+    """A stub noise: fills each buffer with the given values (row by row, as many rows as the buffer has)."""
+
+    def __init__(self, values: list, sigma: float = 0.5) -> None:
+        self.values = torch.tensor(values, dtype=torch.float32)
+        self.sigma = sigma
+        self.shapes: list[tuple[int, ...]] = []
+
+    def sample_(self, out: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        self.shapes.append(tuple(out.shape))
+        return out.copy_(self.values.view(out.shape))
+
+    def certified_radius(self, p_a_lower: np.ndarray, p_b_upper: np.ndarray | None = None) -> np.ndarray:
+        return np.zeros_like(np.asarray(p_a_lower, dtype=np.float64))
+
+    def probability_for_radius(self, radius: float) -> float:
+        return 1.0
+
+    def to_dict(self) -> dict:
+        return {"type": "table"}
+
+
+def linear(weight: list[list[float]]) -> nn.Linear:
+    layer = nn.Linear(len(weight[0]), len(weight), bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(weight))
+    return layer
+
+
+def softplus(v: float) -> float:
+    return math.log1p(math.exp(v))
+
+
+def sig(v: float) -> float:
+    return 1 / (1 + math.exp(-v))
+
+
+IDENTITY = [[1.0, 0.0], [0.0, 1.0]]  # logits = input
+GEN = torch.Generator().manual_seed(0)
+
+
+# --- each loss on a tiny batch, by hand ---------------------------------------------------------------------
+
+def test_stability_loss_is_noisy_ce_plus_lambda_kl_from_clean_to_noisy():
+    objective = StabilityObjective(TableNoise([[1.0, 0.0]]), lbd=2.0)
+    x, y = torch.tensor([[0.0, 0.0]]), torch.tensor([0])
+    loss, terms = objective.loss(linear(IDENTITY), x, y, GEN, epoch=1)
+    # clean logits [0, 0]: p = [½, ½]; noisy logits [1, 0]: q = [σ(1), σ(−1)].
+    kl = 0.5 * math.log(0.5 / sig(1)) + 0.5 * math.log(0.5 / sig(-1))
+    assert terms["kl"] == pytest.approx(kl, rel=1e-5)
+    assert terms["ce"] == pytest.approx(softplus(-1), rel=1e-6)
+    assert loss.item() == pytest.approx(softplus(-1) + 2.0 * kl, rel=1e-5)
+    assert terms["train_accuracy"] == 1.0
+    assert objective.to_dict() == {"type": "stability", "noise": {"type": "table"}, "lbd": 2.0}
+
+
+def test_consistency_loss_is_mean_ce_plus_lambda_kl_to_the_mean_plus_eta_entropy():
+    # Copy 1 of the input gets noise [1, 0], copy 2 gets [0, 1]: logits [1, 0] and [0, 1], mean prediction [½, ½].
+    noise = TableNoise([[1.0, 0.0], [0.0, 1.0]])
+    objective = ConsistencyObjective(noise, m=2, lbd=10.0, eta=0.5)
+    loss, terms = objective.loss(linear(IDENTITY), torch.tensor([[0.0, 0.0]]), torch.tensor([0]), GEN, epoch=1)
+    ce = (softplus(-1) + softplus(1)) / 2
+    kl = 0.5 * math.log(0.5 / sig(1)) + 0.5 * math.log(0.5 / sig(-1))  # KL([½, ½] ‖ p_i), the same for both copies
+    assert noise.shapes == [(2, 2)]  # m·B rows, one draw
+    assert terms["ce"] == pytest.approx(ce, rel=1e-6)
+    assert terms["kl"] == pytest.approx(kl, rel=1e-5)
+    assert terms["entropy"] == pytest.approx(math.log(2), rel=1e-6)
+    assert loss.item() == pytest.approx(ce + 10.0 * kl + 0.5 * math.log(2), rel=1e-5)
+    assert terms["train_accuracy"] == 0.5
+
+
+@pytest.mark.parametrize("epoch", [1, 2])
+def test_macer_loss_is_soft_ce_plus_the_hinge_on_the_soft_radius(epoch):
+    # Two inputs [0, 0] (labels 0, 1), two copies each, rows copy by copy: [c1 x1, c1 x2, c2 x1, c2 x2].
+    noise = TableNoise([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]], sigma=0.5)
+    objective = MacerObjective(noise, m=2, lbd=3.0, gamma=8.0, beta=2.0, deferred=1)
+    x, y = torch.zeros(2, 2), torch.tensor([0, 1])
+    assert objective.start_epoch(epoch) == {"lbd": 0.0 if epoch == 1 else 3.0}
+    loss, terms = objective.loss(linear(IDENTITY), x, y, GEN, epoch)
+    p1 = (sig(1) + 0.5) / 2  # ĝ_0 of input 1; input 2 has ĝ = [½, ½]
+    ce = (-math.log(p1) + math.log(2)) / 2
+    assert terms["ce"] == pytest.approx(ce, rel=1e-6)
+    if epoch == 1:  # deferred: no radius term
+        assert loss.item() == pytest.approx(ce, rel=1e-6)
+        return
+    # Input 1 at β = 2: p_A = (σ(2) + ½)/2, p_B = 1 − p_A, ξ = 2Φ⁻¹(p_A). Input 2 is a tie, its top class 0 ≠ 1:
+    # outside S.
+    pa = (sig(2) + 0.5) / 2
+    xi = NormalDist().inv_cdf(pa) - NormalDist().inv_cdf(1 - pa)
+    radius = 0.5 / 2 * (8.0 - xi) / 2
+    assert terms["radius_loss"] == pytest.approx(radius, rel=1e-5)
+    assert terms["hinged"] == 0.5
+    assert loss.item() == pytest.approx(ce + 3.0 * radius, rel=1e-5)
+
+
+def test_macer_margin_leaves_out_inputs_already_past_it():
+    noise = TableNoise([[5.0, 0.0], [5.0, 0.0]])
+    objective = MacerObjective(noise, m=2, lbd=3.0, gamma=0.5, beta=2.0)
+    _, terms = objective.loss(linear(IDENTITY), torch.zeros(1, 2), torch.tensor([0]), GEN, epoch=1)
+    assert terms["hinged"] == 0.0 and terms["radius_loss"] == 0.0  # ξ = 2Φ⁻¹(σ(10)) > γ
+
+
+@pytest.mark.parametrize(("epoch", "eps"), [(1, 0.05), (2, 0.1), (3, 0.1)])
+def test_smoothadv_trains_on_the_pgd_example_of_the_smoothed_classifier(epoch, eps):
+    # Logits [2x, −2x] of a scalar input: the smoothed loss of class 0 falls with x, of class 1 rises, so the ℓ2
+    # attack (steps of 2ε/5) ends on the far edge of the ε-ball around 0.5 whatever the noise.
+    noise = TableNoise([[0.1], [-0.1], [0.2], [0.0]])  # [c1 x1, c1 x2, c2 x1, c2 x2]
+    objective = SmoothAdvObjective(noise, eps=0.1, steps=5, m=2, warmup=2)
+    model = linear([[2.0], [-2.0]]).train()
+    x, y = torch.tensor([[0.5], [0.5]]), torch.tensor([0, 1])
+    assert objective.start_epoch(epoch) == {"eps": eps}
+    loss, terms = objective.loss(model, x, y, GEN, epoch)
+    low, high = 0.5 - eps, 0.5 + eps
+    expected = (softplus(-4 * (low + 0.1)) + softplus(-4 * (low + 0.2)) + softplus(4 * (high - 0.1))
+                + softplus(4 * high)) / 4
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    assert noise.shapes == [(2, 2, 1)]  # one draw of m × B samples, shared by attack and loss
+    assert model.training
+    assert 0 <= terms["train_accuracy"] <= 1
+
+
+# --- settings, registry, factory ----------------------------------------------------------------------------
+
+def test_registry_and_factory():
+    assert set(NOISE_OBJECTIVES) <= set(OBJECTIVES)
+    noise = GaussianNoise(0.25)
+    for method in NOISE_OBJECTIVES:
+        objective = make_objective(method, noise)
+        assert isinstance(objective, OBJECTIVES[method]) and objective.name == method
+        assert objective.to_dict()["type"] == method
+        assert objective.to_dict()["noise"] == noise.to_dict()
+        json.dumps(objective.to_dict())
+    assert make_objective("consistency", noise, {"lbd": 20.0, "m": 4}).to_dict()["m"] == 4
+
+
+@pytest.mark.parametrize(("method", "options", "fragment"), [
+    ("consistency", {"m": 1}, "m (num_noise_vec)"), ("consistency", {"lbd": -1.0}, "lbd"),
+    ("stability", {"lbd": float("nan")}, "lbd"), ("macer", {"gamma": 0.0}, "gamma"),
+    ("macer", {"deferred": -1}, "deferred"), ("smoothadv", {"eps": 0.0}, "eps"),
+    ("smoothadv", {"steps": 0}, "steps"), ("macer", {"margin": 1.0}, "no option margin"),
+    ("gaussian", {"lbd": 1.0}, "no options"), ("trades", {}, "unknown objective"),
+])
+def test_bad_settings_are_refused(method, options, fragment):
+    with pytest.raises(InvalidArgumentError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        make_objective(method, GaussianNoise(0.25), options)
+
+
+def test_noise_is_required_and_macer_needs_a_sigma():
+    with pytest.raises(InvalidArgumentError, match="needs a training noise"):
+        make_objective("consistency", None)
+    with pytest.raises(InvalidArgumentError, match="Gaussian"):
+        MacerObjective(LaplaceNoise(0.3))
+    with pytest.raises(InvalidArgumentError, match="train_sigma > 0"):
+        TrainConfig(train_sigma=0.0, method="stability").validate()
+
+
+def test_command_line_options_map_to_one_objective():
+    assert objective_options("consistency", {"num_noise_vec": 4, "consistency_lambda": 20.0, "macer_gamma": None}) \
+        == {"m": 4, "lbd": 20.0}
+    assert objective_options("gaussian", {"num_noise_vec": None}) == {}
+    with pytest.raises(InvalidArgumentError, match="--consistency-eta is an option of --objective consistency"):
+        objective_options("macer", {"consistency_eta": 0.5})
+
+
+# --- training with each objective ---------------------------------------------------------------------------
+
+def small_net(data, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    d = math.prod(data.input_shape)
+    return nn.Sequential(nn.Flatten(), nn.Linear(d, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, data.num_classes))
+
+
+EXAMPLES = {
+    "stability": lambda: StabilityObjective(GaussianNoise(0.25), lbd=2.0),
+    "consistency": lambda: ConsistencyObjective(GaussianNoise(0.25), m=2, lbd=5.0, eta=0.5),
+    "macer": lambda: MacerObjective(GaussianNoise(0.25), m=4, lbd=1.0, gamma=8.0, beta=16.0),
+    "smoothadv": lambda: SmoothAdvObjective(GaussianNoise(0.25), eps=0.5, steps=2, m=2, warmup=0),
+}
+
+
+@pytest.mark.parametrize("method", sorted(EXAMPLES))
+def test_training_reduces_the_loss(digits, method):
+    model = small_net(digits)
+    log = fit(model, EXAMPLES[method](), digits.x_train[:400], digits.y_train[:400],
+              FitConfig(epochs=4, batch_size=100, lr=2e-2, seed=0), progress=False)
+    assert log.final["loss"] < 0.8 * log.epochs[0]["loss"]
+    assert log.objective == EXAMPLES[method]().to_dict()
+    assert not model.training
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_an_interrupted_consistency_run_resumes_to_the_same_weights(digits, tmp_path):
+    def run(stem=None, resume=False, log=None):
+        model = small_net(digits)
+        fit(model, EXAMPLES["consistency"](), digits.x_train[:300], digits.y_train[:300],
+            FitConfig(epochs=3, batch_size=64, lr=0.05, optimizer="sgd", seed=3), state_stem=stem, resume=resume,
+            progress=False, log=log)
+        return model.state_dict()
+
+    def stop_at_2(line: str) -> None:
+        if line.startswith("epoch=2 "):
+            raise Interrupt
+
+    whole = run()
+    with pytest.raises(Interrupt):
+        run(tmp_path / "state", log=stop_at_2)
+    resumed = run(tmp_path / "state", resume=True)
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+# --- the command line ---------------------------------------------------------------------------------------
+
+def invoke(*args: object):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_cli_trains_with_an_objective_and_records_it(tmp_path):
+    stem = tmp_path / "model"
+    result = invoke("train", "--arch", "mlp", "--epochs", 1, "--objective", "consistency", "--num-noise-vec", 2,
+                    "--consistency-lambda", 5, "--consistency-eta", 0.25, "--out", stem, "--quiet")
+    assert result.exit_code == 0, (result.output, result.exception)
+    training = json.loads((tmp_path / "model.json").read_text())["training"]
+    assert training["objective"] == {"type": "consistency", "noise": GaussianNoise(0.25).to_dict(), "m": 2,
+                                     "lbd": 5.0, "eta": 0.25}
+    assert training["method"] == "consistency"
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["--objective", "macer", "--consistency-lambda", 3], "--consistency-lambda is an option of --objective"),
+    (["--stability-lambda", 1], "--stability-lambda is an option of --objective stability, not of --objective "
+                                "gaussian"),
+    (["--objective", "stability", "--train-sigma", 0], "needs training noise"),
+    (["--objective", "consistency", "--num-noise-vec", 1], "num_noise_vec"),
+    (["--objective", "trades"], "trades"),
+])
+def test_cli_refuses_unknown_combinations_in_one_line(tmp_path, args, fragment):
+    result = invoke("train", "--epochs", 1, *args, "--out", tmp_path / "m" / "model", "--quiet")
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+    assert list(tmp_path.iterdir()) == []
