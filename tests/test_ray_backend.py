@@ -1,6 +1,8 @@
 """The Ray backend, for real, on a local cluster bound to 127.0.0.1 that these tests start and stop: a Ray run's
 rows equal a serial run's byte for byte (time column aside: --no-timing), a worker killed mid-run costs nothing,
-a killed driver is completed by --resume with either backend, and a chunk delivered twice is written once.
+a killed driver is completed by --resume with either backend, and a chunk delivered twice is written once; the
+studies' long runs (uncertainty certify and sweep, the audit's disparity stage, the mixture votes, the trade-off
+grid's jobs) give the rows, or cells, of their serial runs.
 
 Ray comes with the ``ray`` extra (``make test`` installs it); without it this module fails, it never skips.
 """
@@ -203,3 +205,78 @@ def test_without_the_extra_the_error_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     with pytest.raises(BackendError, match=r"^--backend ray needs Ray: pip install 'smoothcert\[ray\]'$"):
         import_ray()
+
+
+UNCERTAINTY = ["--sigma", "0.25", "--n0", "20", "--n", "300", "--max", "8", "--no-timing", "--quiet"]
+
+
+def test_uncertainty_rows_equal_serial_rows(cluster, checkpoint, tmp_path):
+    """``certify --uncertainty`` and the τ sweep of a deep ensemble (its members built by each worker)."""
+    for backend in ("serial", "ray"):
+        ray_options = ["--address", cluster, "--workers", 2] if backend == "ray" else []
+        ok(invoke("certify", "--checkpoint", checkpoint, "--uncertainty", "entropy", "--tau", "0.5", *UNCERTAINTY,
+                  "--out", tmp_path / f"certify-{backend}.tsv", "--backend", backend, *ray_options))
+        ok(invoke("uncertainty", "sweep", "--checkpoint", checkpoint, "--member", checkpoint, "--measure",
+                  "mutual_info", "--taus", "0.05,inf", *UNCERTAINTY, "--out", tmp_path / f"sweep-{backend}",
+                  "--backend", backend, *ray_options))
+    assert (tmp_path / "certify-ray.tsv").read_bytes() == (tmp_path / "certify-serial.tsv").read_bytes()
+    for name in ("tau_0.05.tsv", "tau_inf.tsv"):
+        assert (tmp_path / "sweep-ray" / name).read_bytes() == (tmp_path / "sweep-serial" / name).read_bytes()
+    manifest = (tmp_path / "sweep-ray" / "tau_inf.json").read_text()
+    assert '"members"' in manifest and '"workers": 2' in manifest
+
+
+def rows_without_time(path: Path) -> list[list[str]]:
+    lines = [line.split("\t") for line in path.read_text().splitlines()]
+    keep = [k for k, name in enumerate(lines[0]) if name != "time"]
+    return [[line[k] for k in keep] for line in lines]
+
+
+def test_audit_disparity_rows_equal_serial_rows(cluster, checkpoint, tmp_path):
+    """The audit's disparity stage: each worker builds the audited checkpoint (one source per model)."""
+    args = ["--sigmas", "0.25,0.5", "--n0", "20", "--n", "200", "--max", "8", "--no-compile", "--quiet"]
+    for backend in ("serial", "ray"):
+        ray_options = ["--address", cluster, "--workers", 2] if backend == "ray" else []
+        ok(invoke("audit", "disparity", "--out", tmp_path / backend, "--checkpoint", f"plain={checkpoint}", *args,
+                  "--backend", backend, *ray_options))
+    tsvs = sorted(p.name for p in (tmp_path / "serial" / "samples").glob("*.tsv"))
+    assert tsvs == ["plain_sigma_0.25.tsv", "plain_sigma_0.5.tsv"]
+    for name in tsvs:
+        ray_rows, serial_rows = (rows_without_time(tmp_path / b / "samples" / name) for b in ("ray", "serial"))
+        assert ray_rows == serial_rows
+    assert '"workers": 2' in (tmp_path / "ray" / "samples" / tsvs[0]).with_suffix(".json").read_text()
+
+
+def test_mixture_votes_rows_equal_serial_rows(cluster, checkpoint, tmp_path):
+    from smoothcert.studies.mixing import certify_mixture_dataset
+
+    data = load_dataset("digits")
+    smooth = Smooth(load_checkpoint(checkpoint)[0], 10, 0.25, batch_size=200)
+    backends = {"serial": SerialBackend(), "ray": RayBackend(None, workers=2)}
+    for name, backend in backends.items():
+        certify_mixture_dataset(smooth, data.x_test, data.y_test, tmp_path / f"{name}.tsv", n0=20, n=300,
+                                indices=range(10), options=RunOptions(record_time=False, progress=False),
+                                backend=backend.for_source(ModelSource(checkpoint=str(checkpoint))))
+    assert (tmp_path / "ray.tsv").read_bytes() == (tmp_path / "serial.tsv").read_bytes()
+    with pytest.raises(BackendError, match="names no model"):  # a study that runs several models gives each its own
+        certify_mixture_dataset(smooth, data.x_test, data.y_test, tmp_path / "x.tsv", n0=20, n=300, indices=range(2),
+                                options=RunOptions(progress=False), backend=backends["ray"])
+
+
+def test_tradeoff_grid_jobs_on_ray_give_the_same_cells(cluster, tmp_path):
+    """The grid's fine-tuning and cell jobs as Ray tasks: the cells of a serial run, the run folder shared."""
+    from smoothcert.studies.tradeoff import run_grid
+    from tests.test_tradeoff_grid import cells_without_timing, tiny_config
+
+    cfg = tiny_config(alphas=[0.0, 0.3], betas=[0.0, 0.3])
+    serial = tmp_path / "serial"
+    run_grid(cfg, serial, progress=False, echo=lambda _: None)
+    on_ray = tmp_path / "ray"
+    shutil.copytree(serial, on_ray)
+    for folder in ("cells", "certify"):
+        shutil.rmtree(on_ray / folder)
+    for path in (on_ray / "models").glob("alpha_0p3.*"):  # fine-tuned again, on a worker
+        path.unlink()
+    run_grid(cfg, on_ray, resume=True, progress=False, echo=lambda _: None, backend=RayBackend(None, workers=2))
+    assert cells_without_timing(on_ray) == cells_without_timing(serial)
+    assert '"backend"' in (on_ray / "grid.json").read_text()

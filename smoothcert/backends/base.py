@@ -128,10 +128,23 @@ class Backend:
     (retries are at-least-once), and the writer keeps the first."""
 
     name = "backend"
+    #: Where workers build the model from (None: rows are computed on the driver's model).
+    source: ModelSource | None = None
 
     def describe(self) -> dict:
         """For the manifest's context: which backend ran and how (never part of the run's arguments)."""
         return {"name": self.name}
+
+    def for_source(self, source: ModelSource) -> Backend:
+        """This backend for a run whose workers build their model from ``source`` (a study that audits several
+        models, or wraps one in an ensemble, runs each with its own source). The serial backend computes on
+        the driver's model and returns itself."""
+        return self
+
+    def job_pool(self, workers: int | None = None, threads: int | None = None):
+        """A :class:`~smoothcert.backends.jobs.JobPool` for a study's independent jobs (``workers`` at once,
+        ``threads`` torch threads each)."""
+        raise NotImplementedError
 
     def map(self, smooth: Smooth, x: torch.Tensor, todo: Sequence[int], compute, *, first_size: int,
             next_size: NextSize, progress: Progress, batch_size: int,

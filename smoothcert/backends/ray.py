@@ -14,6 +14,7 @@ without the ``ray`` extra the error is one line.
 
 from __future__ import annotations
 
+import copy
 import os
 import socket
 import time
@@ -60,7 +61,8 @@ class RayBackend(Backend):
     on a CPU).
 
     Args:
-        source: where each worker builds the model (:class:`ModelSource`).
+        source: where each worker builds the model (:class:`ModelSource`); None for a study that runs several
+            models, each with its own (:meth:`for_source`).
         address: the Ray cluster to join ("auto": the one ``ray start`` set up on this machine, or
             HOST:PORT); None starts a local one for this run (stopped after it) unless Ray is already
             initialised in this process.
@@ -73,7 +75,7 @@ class RayBackend(Backend):
 
     name = "ray"
 
-    def __init__(self, source: ModelSource, *, address: str | None = None, workers: int | None = None,
+    def __init__(self, source: ModelSource | None, *, address: str | None = None, workers: int | None = None,
                  cpus_per_worker: float = 1, gpus_per_worker: float = 0, max_restarts: int = 3,
                  max_attempts: int = 4) -> None:
         if workers is not None and workers < 1:
@@ -94,7 +96,20 @@ class RayBackend(Backend):
     def describe(self) -> dict:
         return {"name": self.name, "address": self.address or "local", "workers": self.workers,
                 "cpus_per_worker": self.cpus_per_worker, "gpus_per_worker": self.gpus_per_worker,
-                "model_source": self.source.to_dict()}
+                "model_source": None if self.source is None else self.source.to_dict()}
+
+    def for_source(self, source: ModelSource) -> RayBackend:
+        """The same cluster and workers, building their model from ``source``."""
+        other = copy.copy(self)
+        other.source, other.actors = source, []
+        return other
+
+    def job_pool(self, workers: int | None = None, threads: int | None = None):
+        """Jobs as Ray tasks on the cluster (:class:`~smoothcert.backends.jobs.RayJobs`), ``workers`` at once
+        (default: this backend's ``workers``, else as many as the cluster's resources allow)."""
+        from .jobs import RayJobs
+
+        return RayJobs(self, workers, threads)
 
     # --- the cluster ------------------------------------------------------------------------------------
 
@@ -133,6 +148,8 @@ class RayBackend(Backend):
         if not isinstance(compute, Task):
             raise InvalidArgumentError("this run computes its rows with a local function, which cannot be sent to "
                                        "Ray workers: run it with the serial backend")
+        if self.source is None:
+            raise BackendError("this run names no model the Ray workers can build (RayBackend.for_source)")
         ray = import_ray()
         started = self._connect(ray)
         device = "cuda" if self.gpus_per_worker > 0 else "cpu"

@@ -25,6 +25,13 @@ class SerialBackend(Backend):
 
     name = "serial"
 
+    def job_pool(self, workers: int | None = None, threads: int | None = None):
+        """Jobs here (one worker), or in a pool of ``workers`` processes on this machine: independent jobs
+        need no cluster to run side by side, and their outputs do not depend on where they ran."""
+        from .jobs import LocalJobs
+
+        return LocalJobs(1 if workers is None else workers, threads)
+
     def map(self, smooth: Smooth, x: torch.Tensor, todo: Sequence[int], compute, *, first_size: int,
             next_size: NextSize, progress: Progress, batch_size: int,
             clock: Callable[[], float] = time.perf_counter) -> Iterator[Delivery]:

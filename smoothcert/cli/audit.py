@@ -10,7 +10,15 @@ from pathlib import Path
 import click
 
 from ..errors import InvalidArgumentError
-from .common import SmoothcertGroup, parse_batch_size, parse_floats, pick_device, renamed_option
+from .common import (
+    SmoothcertGroup,
+    backend_options,
+    build_backend,
+    parse_batch_size,
+    parse_floats,
+    pick_device,
+    renamed_option,
+)
 
 
 class AuditGroup(SmoothcertGroup):
@@ -68,7 +76,7 @@ def _audit_options(f):
     ]
     for option in reversed(options):
         f = option(f)
-    return f
+    return backend_options(f)  # the disparity stage's rows: here or on Ray workers
 
 
 def _config(opts: dict, **overrides):
@@ -101,9 +109,10 @@ def run(**opts) -> None:
     shrinking regions (analytic and 2-D) and feasible hypotheses, into one folder with summary.md."""
     from ..studies.audit import run_audit
 
+    backend = build_backend(opts, per_model=True)
     config = _config(opts, matrix=not opts["no_matrix"], synthetic=not opts["no_synthetic"])
     run_audit(config, opts["out"], checkpoints=_checkpoints(opts["checkpoints"]) or None,
-              progress=not opts["quiet"], echo=click.echo)
+              progress=not opts["quiet"], echo=click.echo, backend=backend)
 
 
 @audit.command()
@@ -114,8 +123,10 @@ def disparity(**opts) -> None:
     """Per-class accuracy (base clean, base noisy, smoothed, certified) of given models at every σ."""
     from ..studies.audit import run_audit
 
+    backend = build_backend(opts, per_model=True)
     run_audit(_config(opts, matrix=False, synthetic=False), opts["out"],
-              checkpoints=_checkpoints(opts["checkpoints"]), progress=not opts["quiet"], echo=click.echo)
+              checkpoints=_checkpoints(opts["checkpoints"]), progress=not opts["quiet"], echo=click.echo,
+              backend=backend)
 
 
 @audit.command()

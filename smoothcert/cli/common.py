@@ -336,16 +336,21 @@ def expected_time_line(samples: int, rate: float, inputs: int, device: torch.dev
             "--n, --skip and --max make it shorter")
 
 
-def backend_options(f):
-    """``--backend serial|ray`` and the Ray cluster's options (docs/scale-out.md); they never change results."""
+def backend_options(f=None, *, workers: bool = True):
+    """``--backend serial|ray`` and the Ray cluster's options (docs/scale-out.md); they never change results.
+    ``workers=False``: without ``--workers``, for a command whose own ``--workers`` serves both backends."""
+    if f is None:
+        return lambda g: backend_options(g, workers=workers)
     f = click.option("--backend", type=click.Choice(["serial", "ray"]), default="serial", show_default=True,
                      help="Where rows are computed: here (serial), or on Ray workers (the ray extra), each building "
                           "the model once; the rows are the same.")(f)
     f = click.option("--address", default=None, metavar="auto|HOST:PORT",
                      help="With --backend ray: the cluster to join (auto: the one 'ray start' runs here; default: a "
                           "local one for this run).")(f)
-    f = click.option("--workers", type=int, default=None,
-                     help="With --backend ray: workers (default: as many as the cluster's CPUs, or GPUs, allow).")(f)
+    if workers:
+        f = click.option("--workers", type=int, default=None,
+                         help="With --backend ray: workers (default: as many as the cluster's CPUs, or GPUs, "
+                              "allow).")(f)
     f = click.option("--cpus-per-worker", type=float, default=1, show_default=True,
                      help="With --backend ray: CPUs each worker holds (and samples on).")(f)
     f = click.option("--gpus-per-worker", type=float, default=0, show_default=True,
@@ -353,9 +358,10 @@ def backend_options(f):
     return f
 
 
-def build_backend(opts: dict):
+def build_backend(opts: dict, *, per_model: bool = False):
     """The backend the options of :func:`backend_options` ask for (the serial one by default); Ray workers
-    rebuild the model from --checkpoint, or from --model with --weights."""
+    rebuild the model from --checkpoint, or from --model with --weights (``per_model``: the study gives each
+    of its models' sources itself)."""
     from ..backends import ModelSource, make_backend
 
     name = opts.get("backend") or "serial"
@@ -366,9 +372,13 @@ def build_backend(opts: dict):
         if ray_only:
             raise InvalidArgumentError(f"{', '.join(ray_only)} go with --backend ray")
         return make_backend("serial")
-    source = ModelSource(checkpoint=opts["checkpoint"]) if opts.get("checkpoint") else \
-        ModelSource(factory=opts["model_spec"], weights=opts.get("weights"))
-    return make_backend("ray", source, address=opts.get("address"), workers=opts.get("workers"),
+    if per_model:
+        source = None
+    elif opts.get("checkpoint"):
+        source = ModelSource(checkpoint=opts["checkpoint"])
+    else:
+        source = ModelSource(factory=opts["model_spec"], weights=opts.get("weights"))
+    return make_backend("ray", source, per_model=per_model, address=opts.get("address"), workers=opts.get("workers"),
                         cpus_per_worker=opts.get("cpus_per_worker") or 1,
                         gpus_per_worker=opts.get("gpus_per_worker") or 0)
 

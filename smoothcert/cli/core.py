@@ -17,6 +17,11 @@ from .common import (
     run_smoothed,
 )
 
+#: The train command's objective options (the click parameter names), mapped by objective_options.
+OBJECTIVE_FLAGS = ("num_noise_vec", "stability_lambda", "consistency_lambda", "consistency_eta", "macer_lambda",
+                   "macer_gamma", "macer_beta", "macer_deferred", "smoothadv_eps", "smoothadv_steps",
+                   "smoothadv_warmup")
+
 # --- commands ---------------------------------------------------------------------------------------------
 
 @click.command()
@@ -29,6 +34,21 @@ from .common import (
               show_default=True, help="Training noise distribution (docs/noises.md).")
 @click.option("--scale", type=float, default=None,
               help="Training noise scale: σ for gaussian, λ for laplace and uniform (replaces --train-sigma).")
+@click.option("--objective", type=click.Choice(["gaussian", "stability", "consistency", "macer", "smoothadv"]),
+              default="gaussian", show_default=True,
+              help="Training objective (docs/training.md); all but gaussian need noise (σ > 0).")
+@click.option("--num-noise-vec", type=int, default=None,
+              help="m, noise samples per input (consistency: 2, macer: 16, smoothadv: 4).")
+@click.option("--stability-lambda", type=float, default=None, help="λ of stability training [2].")
+@click.option("--consistency-lambda", type=float, default=None, help="λ, weight of the consistency KL term [10].")
+@click.option("--consistency-eta", type=float, default=None, help="η, weight of the entropy term [0.5].")
+@click.option("--macer-lambda", type=float, default=None, help="λ, weight of MACER's radius term [12].")
+@click.option("--macer-gamma", type=float, default=None, help="γ, MACER's hinge margin [8].")
+@click.option("--macer-beta", type=float, default=None, help="β, MACER's inverse temperature [16].")
+@click.option("--macer-deferred", type=int, default=None, help="Epochs trained with λ = 0 before MACER's term [0].")
+@click.option("--smoothadv-eps", type=float, default=None, help="ε, SmoothAdv's ℓ2 attack radius [1.0].")
+@click.option("--smoothadv-steps", type=int, default=None, help="SmoothAdv's PGD steps [10].")
+@click.option("--smoothadv-warmup", type=int, default=None, help="Epochs over which SmoothAdv's ε grows [10].")
 @click.option("--epochs", type=int, default=30, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=3e-3, show_default=True)
@@ -42,16 +62,19 @@ from .common import (
                    "(OUT.state.*); the same options are needed, and the weights equal an uninterrupted run's.")
 @click.option("--quiet", is_flag=True)
 def train(**opts) -> None:
-    """Train a base classifier, with noise augmentation (Gaussian by default) when the noise scale is > 0."""
-    from ..training import TrainConfig, train_checkpoint
+    """Train a base classifier with an --objective (default: noise augmentation, Gaussian by default, when the
+    noise scale is > 0); each objective's own options are refused with any other (docs/training.md)."""
+    from ..training import TrainConfig, objective_options, train_checkpoint
 
-    device = pick_device(opts["device"])
-    data = load_data(opts, opts["dataset"])
+    method_options = objective_options(opts["objective"], {k: opts[k] for k in OBJECTIVE_FLAGS})
     if opts["train_noise"] != "gaussian" and opts["scale"] is None:
         raise InvalidArgumentError(f"--noise {opts['train_noise']} needs --scale (its λ)")
     scale = opts["train_sigma"] if opts["scale"] is None else opts["scale"]
     cfg = TrainConfig(train_sigma=scale, epochs=opts["epochs"], batch_size=opts["batch_size"],
-                      lr=opts["lr"], optimizer=opts["optimizer"], seed=opts["seed"], train_noise=opts["train_noise"])
+                      lr=opts["lr"], optimizer=opts["optimizer"], seed=opts["seed"], train_noise=opts["train_noise"],
+                      method=opts["objective"], method_options=method_options).validate()
+    device = pick_device(opts["device"])
+    data = load_data(opts, opts["dataset"])
     _, info, paths = train_checkpoint(data, opts["arch"], cfg, opts["out"], resume=opts["resume"],
                                       overwrite=opts["overwrite"], device=device, progress=not opts["quiet"],
                                       log=None if opts["quiet"] else click.echo)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import InvalidArgumentError
-from .common import SmoothcertGroup, parse_floats, pick_device, renamed_option
+from .common import SmoothcertGroup, backend_options, build_backend, parse_floats, pick_device, renamed_option
 
 
 def _data_options(f):
@@ -148,18 +148,21 @@ def eval_cmd(**o) -> None:
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the noise-trained model.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted vote sampling.")
 @click.option("--overwrite", is_flag=True, help="Replace earlier votes.")
+@backend_options
 @_common
 def certify_cmd(**o) -> None:
     """Certified accuracy of the mixture with the smoothed noise-trained model, against α (sound and plug-in)."""
     from ..studies.mixing import CertifyPlan, certify_run
 
+    backend = build_backend(o, per_model=True)
     plan = CertifyPlan(sigma=o["sigma"], n0=o["n0"], n=o["n"], alpha_conf=o["alpha_conf"],
                        max_inputs=o["max_inputs"], alphas=parse_floats(o["alphas"], "--mixing-alphas"),
                        radii=parse_floats(o["radii"], "--radii"), batch_size=o["batch_size"], seed=o["seed"],
                        compile=o["compile_model"])
     run = Path(o["run_dir"])
     _echo(certify_run(run, plan, data_dir=o["data_dir"], download=o["download"], device=pick_device(o["device"]),
-                      resume=o["resume"], overwrite=o["overwrite"], progress=not o["quiet"], echo=click.echo))
+                      resume=o["resume"], overwrite=o["overwrite"], progress=not o["quiet"], echo=click.echo,
+                      backend=backend))
     click.echo(f"table {run / 'certify.md'}; plot {run / 'certified_vs_alpha.png'}")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from .common import SmoothcertGroup, parse_floats, renamed_option
+from .common import SmoothcertGroup, backend_options, build_backend, parse_floats, renamed_option
 
 
 @click.group(cls=SmoothcertGroup)
@@ -74,8 +74,10 @@ def _optional(name: str, kind=float, help: str = ""):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds training and every noise sample.")
 @click.option("--compile/--no-compile", "compile_model", default=None,
               help="torch.compile the models for sampling [default: the preset's].")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Jobs run at once, each in its own process (1: here, one after another).")
+@click.option("--workers", type=int, default=None,
+              help="Jobs run at once: each in its own process (default 1: here, one after another), or with "
+                   "--backend ray as Ray tasks (default: as many as the cluster allows).")
+@backend_options(workers=False)
 @click.option("--threads", type=int, default=1, show_default=True, help="Torch threads per worker.")
 @click.option("--out", type=click.Path(), required=True, help="Run folder (models, cells, tables, grid.json).")
 @click.option("--resume", is_flag=True, help="Continue (or extend) the grid in --out, reusing its models and cells.")
@@ -92,8 +94,9 @@ def grid(**opts) -> None:
                                      "images_per_step")}
     cfg = grid_config(opts["dataset"], **settings, **levels, radii=radii, compile=opts["compile_model"],
                       finetune_zero=False if opts["no_finetune_zero"] else None)
+    backend = build_backend({**opts, "workers": None}, per_model=True)  # the grid's --workers serve both backends
     result = run_grid(cfg, opts["out"], workers=opts["workers"], threads=opts["threads"], resume=opts["resume"],
-                      progress=not opts["quiet"], echo=click.echo)
+                      progress=not opts["quiet"], echo=click.echo, backend=backend)
     click.echo(f"cells: {len(result.cells)} of {len(result.alphas) * len(result.betas)} → {opts['out']}")
 
 

@@ -15,6 +15,8 @@ from ..errors import InvalidArgumentError
 from .common import (
     NOT_RESULT_OPTIONS,
     _load_model_and_data,
+    backend_options,
+    build_backend,
     data_options,
     model_options,
     parse_batch_size,
@@ -95,12 +97,10 @@ def run_uncertainty_certify(opts: dict) -> Path:
     """Certify with the uncertainty-aware base classifier (one τ) into ``opts['out']``; returns the path."""
     from ..studies.uncertainty import certify_job
 
-    if opts.get("backend", "serial") != "serial":
-        raise InvalidArgumentError("--uncertainty runs with --backend serial only (its rows are not yet computed by "
-                                   "Ray workers)")
     opts = _with_defaults(opts)
+    backend = build_backend(opts)
     _echo(certify_job(out=opts["out"], tau=opts["tau"], reject_rate=opts["reject_rate"], **_loaded(opts),
-                      **_sampling(opts)))
+                      **_sampling(opts), backend=backend))
     return Path(opts["out"])
 
 
@@ -116,6 +116,7 @@ def uncertainty() -> None:
 @_members_options
 @data_options
 @smoothing_options
+@backend_options
 @_tau_options
 @click.option("--tau", type=float, default=None, help="Uncertainty threshold (u > τ → ⊥); 'inf' never rejects.")
 @click.option("--n0", type=int, default=100, show_default=True, help="Samples to select the class.")
@@ -130,6 +131,7 @@ def certify_command(**opts) -> None:
 @_members_options
 @data_options
 @smoothing_options
+@backend_options
 @_tau_options
 @click.option("--taus", default=None, help="Comma-separated τ values (e.g. 0.1,0.5,inf).")
 @click.option("--reject-rates", default=None, help="Comma-separated rejection rates to calibrate τ for.")
@@ -145,7 +147,9 @@ def sweep_command(**opts) -> None:
         raise InvalidArgumentError("use --reject-rates (plural) with sweep")
     taus = parse_floats(opts["taus"], "--taus") if opts["taus"] else None
     rates = parse_floats(opts["reject_rates"], "--reject-rates") if opts["reject_rates"] else None
-    _echo(sweep_job(out_dir=opts["out"], taus=taus, reject_rates=rates, **_loaded(opts), **_sampling(opts)))
+    backend = build_backend(opts)
+    _echo(sweep_job(out_dir=opts["out"], taus=taus, reject_rates=rates, **_loaded(opts), **_sampling(opts),
+                    backend=backend))
     click.echo(f"summary: {Path(opts['out']) / 'summary.md'}")
 
 

@@ -3,7 +3,8 @@ disparity, shrinking decision regions, accuracy loss; methods.md §1 and §2, ``
 
 Methods:
 
-- :mod:`.disparity`: audit rows of each input (PREDICT, CERTIFY, vote, base) and per-class metrics;
+- :mod:`.disparity`: audit rows of each input (PREDICT, CERTIFY, vote, base; :class:`AuditTask` on any backend)
+  and per-class metrics;
 - :mod:`.accuracy_loss`: natural accuracy of every model smoothed at every σ (cached cells);
 - :mod:`.shrinkage`: analytic ball, half-space and cone results;
 - :mod:`.regions`: empirical 2-D decision regions through the sampling engine;
@@ -24,6 +25,7 @@ from smoothcert.studies.audit.accuracy_loss import AccuracyMatrix, accuracy_cell
 from smoothcert.studies.audit.config import AuditConfig
 from smoothcert.studies.audit.disparity import (
     AUDIT_COLUMNS,
+    AuditTask,
     ClassMetrics,
     Disparity,
     audit_counts,
@@ -72,6 +74,7 @@ __all__ = [
     "AUDIT_COLUMNS",
     "AccuracyMatrix",
     "AuditConfig",
+    "AuditTask",
     "BallIndicator",
     "BoxClass",
     "ClassMetrics",

@@ -18,7 +18,7 @@ from smoothcert.smooth import Smooth
 
 from .folder import Echo, sigma_name
 
-__all__ = ["NOISE", "STANDARD", "load_models", "reusable_checkpoint", "smooth_models", "torch_threads",
+__all__ = ["NOISE", "STANDARD", "load_models", "model_path", "reusable_checkpoint", "smooth_models", "torch_threads",
            "train_models"]
 
 STANDARD = "standard"
@@ -52,6 +52,12 @@ def reusable_checkpoint(path: Path, train_config, architecture: str, dataset: st
             and (arch_args is None or info.arch_args == dict(arch_args)))
 
 
+def model_path(out: Path, key: str) -> Path:
+    """The checkpoint stem of the trained model ``key`` in the audit folder ``out`` (a dot in the key would be
+    taken for a file suffix)."""
+    return Path(out) / "models" / key.replace(".", "p")
+
+
 def train_models(config, data, out: Path, *, progress: bool = True,
                  echo: Echo = print) -> dict[str, tuple[nn.Module, float]]:
     """The base models of a full audit (``config``: an :class:`~.config.AuditConfig`): ``standard`` (no noise)
@@ -69,7 +75,7 @@ def train_models(config, data, out: Path, *, progress: bool = True,
     models = {}
     for train_sigma in (0.0, *config.sigmas):
         key = STANDARD if train_sigma == 0 else f"noise_{sigma_name(train_sigma)}"
-        path = out / "models" / key.replace(".", "p")  # a dot would be taken for a file suffix
+        path = model_path(out, key)
         train_config = TrainConfig(train_sigma=train_sigma, epochs=epochs, batch_size=batch, lr=lr, seed=config.seed)
         reuse = reusable_checkpoint(path, train_config, config.arch, data.name)
         if reuse:

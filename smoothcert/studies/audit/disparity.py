@@ -29,6 +29,8 @@ import torch
 
 from smoothcert.analysis.metrics import per_class_certified_accuracy, validate_radii
 from smoothcert.analysis.results import CertifyResults
+from smoothcert.backends import Backend, Task
+from smoothcert.backends.base import Progress
 from smoothcert.certificates.cohen import certify_counts, predict_counts
 from smoothcert.errors import InvalidArgumentError
 from smoothcert.noise import Noise
@@ -39,6 +41,7 @@ from smoothcert.validate import check_alpha, check_count
 
 __all__ = [
     "AUDIT_COLUMNS",
+    "AuditTask",
     "ClassMetrics",
     "Disparity",
     "audit_counts",
@@ -98,6 +101,21 @@ def audit_inputs(smooth: Smooth, x: torch.Tensor, y: torch.Tensor, n0: int, n: i
                         smooth.num_classes)
 
 
+@dataclass(frozen=True)
+class AuditTask(Task):
+    """The audit rows of a chunk (:func:`audit_inputs`) as a picklable task, so any backend computes them;
+    ``labels`` are the true classes of every input the run may give it (indexed by input index)."""
+
+    n0: int
+    n: int
+    alpha: float
+    labels: tuple[int, ...]
+
+    def __call__(self, smooth: Smooth, x: torch.Tensor, ids: list[int], progress: Progress) -> list[list[dict]]:
+        y = torch.tensor([self.labels[i] for i in ids], dtype=torch.int64)
+        return [audit_inputs(smooth, x, y, self.n0, self.n, self.alpha, ids, progress)]
+
+
 def audit_dataset(
     smooth: Smooth,
     x: torch.Tensor,
@@ -112,13 +130,16 @@ def audit_dataset(
     options: RunOptions | None = None,
     context: Mapping[str, object] | None = None,
     chunk: int = 50,
+    backend: Backend | None = None,
 ) -> dict:
     """Audit every selected input of x [N, *shape] (labels y [N]) into the TSV ``out`` with a manifest.
 
     Rows are flushed as written; ``options`` (:class:`~smoothcert.runs.RunOptions`, default ``RunOptions()``)
     sets resume, overwrite, timing and progress. A resume keeps the rows already in ``out`` (refusing different
     ``arguments``) and computes the rest, giving the same file an uninterrupted run writes (noise is seeded
-    by (seed, idx)). Returns counts and timing of this call.
+    by (seed, idx)). ``backend`` (:mod:`smoothcert.backends`, default serial) computes the rows, here or on Ray
+    workers that build the model from the backend's source; the rows are the same. Returns counts and timing
+    of this call.
     """
     n0, n, alpha = check_count("n0", n0), check_count("n", n), check_alpha(alpha)
     indices = list(range(len(x))) if indices is None else [int(i) for i in indices]
@@ -126,11 +147,10 @@ def audit_dataset(
         raise InvalidArgumentError(f"indices must lie in [0, {len(x)}), got {min(indices)}..{max(indices)}")
     arguments = dict(arguments or {"n0": n0, "n": n, "alpha": alpha, "sigma": smooth.sigma, "seed": smooth.seed})
 
-    def compute(xb: torch.Tensor, ids: list[int], update) -> list[list[dict]]:
-        return [audit_inputs(smooth, xb, y[ids], n0, n, alpha, ids, update)]
-
+    task = AuditTask(n0, n, alpha, tuple(int(label) for label in y.tolist()))
     return Run("audit", [out], [arguments], AUDIT_COLUMNS, options, context).execute(
-        smooth, x, y, compute, indices=indices, per_input_samples=n0 + n, fill_samples=n0, chunk=chunk)
+        smooth, x, y, task, indices=indices, per_input_samples=n0 + n, fill_samples=n0, chunk=chunk,
+        backend=backend)
 
 
 # --- per-class metrics ------------------------------------------------------------------------------------

@@ -27,11 +27,12 @@ from pathlib import Path
 
 import torch
 
+from smoothcert.backends import Backend, ModelSource
 from smoothcert.document import Document, Paragraph, Section
 from smoothcert.report.html import write_report
 from smoothcert.runs import check_resumable, earlier_runs, write_manifest
 
-from .base_models import NOISE, STANDARD, load_models, smooth_models, torch_threads, train_models
+from .base_models import NOISE, STANDARD, load_models, model_path, smooth_models, torch_threads, train_models
 from .config import AuditConfig
 from .folder import Echo, audit_folder, sigma_name, write_json
 from .stages import run_accuracy_loss, run_disparity
@@ -47,7 +48,7 @@ HISTORY = ("written", "status", "timing", "load_average", "threads", "batch_size
 
 
 def run_audit(config: AuditConfig, out: str | Path, *, checkpoints: Mapping[str, str | Path] | None = None,
-              progress: bool = True, echo: Echo = print) -> dict:
+              progress: bool = True, echo: Echo = print, backend: Backend | None = None) -> dict:
     """Run every audit stage into the folder ``out`` (resuming what is there) and write ``summary.md``.
 
     Settings, the folder, the data and given checkpoints are checked before anything is written: a bad
@@ -59,6 +60,9 @@ def run_audit(config: AuditConfig, out: str | Path, *, checkpoints: Mapping[str,
         out: the audit folder.
         checkpoints: audit these models (label → checkpoint) at every σ instead of training the
             ``standard``/``noise`` pair; the accuracy-loss matrix then covers them.
+        backend: computes the rows of the disparity stage (:mod:`smoothcert.backends`, default serial): on Ray
+            workers, each builds the audited model from its checkpoint (given, or trained into ``out/models``);
+            the rows are the same. The other stages run here.
     Returns:
         the summary dict (also ``out/summary.json``).
     """
@@ -109,8 +113,11 @@ def run_audit(config: AuditConfig, out: str | Path, *, checkpoints: Mapping[str,
                 fingerprint = {"training": list(config.training()), "arch": config.arch,
                                "data_seed": config.data_seed}
             with stage("disparity"):
+                sources = {key: ModelSource(checkpoint=str(checkpoints[key] if checkpoints else model_path(out, key)))
+                           for key in models}
                 results, section = run_disparity(smooths, families, data, indices, config, out, progress=progress,
-                                                 echo=echo, fingerprint=fingerprint)
+                                                 echo=echo, fingerprint=fingerprint, backend=backend,
+                                                 sources=sources)
                 sections.append(section)
                 summary["disparity"] = {f: [m.to_dict() for m in ms] for f, ms in results.items()}
             if config.matrix:

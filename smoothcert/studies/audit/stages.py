@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from smoothcert.analysis.results import read_results
+from smoothcert.backends import Backend, ModelSource
 from smoothcert.document import Block, Paragraph, Section
 from smoothcert.runs import CellCache, RunOptions
 from smoothcert.smooth import Smooth
@@ -27,6 +28,7 @@ __all__ = ["disparity_report", "run_accuracy_loss", "run_disparity"]
 def run_disparity(smooths: Mapping[str, Smooth], families: Mapping[str, Sequence[tuple[float, str]]], data,
                   indices: Sequence[int], config: AuditConfig, out: Path, *, progress: bool = True,
                   echo: Echo = print, fingerprint: Mapping[str, object] | None = None,
+                  backend: Backend | None = None, sources: Mapping[str, ModelSource] | None = None,
                   ) -> tuple[dict[str, list[ClassMetrics]], Section]:
     """Per-class audit of each (family, σ, model) into ``out/samples``, then tables and figures.
 
@@ -35,6 +37,8 @@ def run_disparity(smooths: Mapping[str, Smooth], families: Mapping[str, Sequence
         families: family label → [(σ, model key)], e.g. ``standard`` at every σ and ``noise`` matched.
         indices: test inputs to audit.
         fingerprint: extra values every per-σ file's arguments must match on resume (e.g. training settings).
+        backend: computes the rows (:mod:`smoothcert.backends`, default serial); a backend with workers builds
+            each model from ``sources`` (model key → :class:`~smoothcert.backends.ModelSource`).
     Returns:
         (family → [ClassMetrics per σ], report section).
     """
@@ -50,7 +54,8 @@ def run_disparity(smooths: Mapping[str, Smooth], families: Mapping[str, Sequence
             audit_dataset(smooth, data.x_test, data.y_test, tsv, n0=config.n0, n=config.n, alpha=config.alpha,
                           indices=indices, arguments=arguments,
                           options=RunOptions(resume=tsv.is_file(), progress=progress),
-                          context={"family": family, "split_note": data.split_note})
+                          context={"family": family, "split_note": data.split_note},
+                          backend=backend if backend is None or sources is None else backend.for_source(sources[key]))
             rows = read_results(tsv, name=f"{family} σ={sigma:g}")
             results[family].append(class_metrics(rows, data.num_classes, config.radii, sigma, key))
             m = results[family][-1]

@@ -9,7 +9,8 @@ mixing network, are models (:mod:`smoothcert.models.mixed`, :mod:`smoothcert.mod
   attacked copies of the composite model (the one training loop with the adversarial and the mixing objective
   of :mod:`smoothcert.training.objectives`).
 - :mod:`.evaluate`: clean and worst-case robust accuracy of base models, the fixed-α sweep and adaptive mixtures.
-- :mod:`.certify`: votes of the smoothed robust model, and the mixture's certified and clean accuracy from them.
+- :mod:`.certify`: votes of the smoothed robust model (:class:`MixtureTask` on any backend), and the mixture's
+  certified and clean accuracy from them.
 - :mod:`.plots`: the clean/robust trade-off and certified accuracy against α.
 - :mod:`.job`: the ``smoothcert mix train | eval | certify | plot`` jobs on a run folder, each returning its
   document.
@@ -17,6 +18,7 @@ mixing network, are models (:mod:`smoothcert.models.mixed`, :mod:`smoothcert.mod
 
 from .certify import (
     MixtureCounts,
+    MixtureTask,
     MixtureVotes,
     certify_mixture_dataset,
     mixture_certified_accuracy,
@@ -53,6 +55,7 @@ __all__ = [
     "EvalPlan",
     "MixingConfig",
     "MixtureCounts",
+    "MixtureTask",
     "MixtureVotes",
     "ModelEntry",
     "TrainPlan",

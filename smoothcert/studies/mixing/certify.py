@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...backends import Backend, Task
+from ...backends.base import Progress
 from ...certificates.cohen import select_class
 from ...certificates.mixture import check_mixing_alpha, mixture_radius
 from ...errors import ResultsError
@@ -60,6 +62,21 @@ def sample_mixture_counts(smooth: Smooth, x: torch.Tensor, n0: int, n: int, indi
     return MixtureCounts(guess, counts, runner, counts[rows, guess], counts[rows, runner], n0, n)
 
 
+@dataclass(frozen=True)
+class MixtureTask(Task):
+    """The vote rows of a chunk (:func:`sample_mixture_counts`) as a picklable task, so any backend computes
+    them."""
+
+    n0: int
+    n: int
+
+    def __call__(self, smooth: Smooth, x: torch.Tensor, ids: list[int], progress: Progress) -> list[list[dict]]:
+        c = sample_mixture_counts(smooth, x, self.n0, self.n, ids, progress)
+        return [[{"guess": int(c.guess[k]), "runner_up": int(c.runner_up[k]), "count_guess": int(c.count_guess[k]),
+                  "count_runner_up": int(c.count_runner_up[k]), "n0": self.n0, "n": self.n,
+                  "counts": ",".join(str(int(v)) for v in c.counts[k])} for k in range(len(ids))]]
+
+
 def certify_mixture_dataset(
     smooth: Smooth,
     x: torch.Tensor,
@@ -72,6 +89,7 @@ def certify_mixture_dataset(
     arguments: Mapping[str, object] | None = None,
     options: RunOptions | None = None,
     context: Mapping[str, object] | None = None,
+    backend: Backend | None = None,
 ) -> dict:
     """Sample the robust model's votes for every selected input and write one TSV row each (resumable).
 
@@ -79,20 +97,17 @@ def certify_mixture_dataset(
     estimation votes per class, comma-separated). Radii for any α, confidence and version follow from these
     rows (:func:`mixture_certified_accuracy`), so one sampling run serves the whole α sweep.
     ``options`` (:class:`~smoothcert.runs.RunOptions`, default ``RunOptions()``): resume, overwrite, timing,
-    progress. Returns counts and timing of this call.
+    progress. ``backend`` (:mod:`smoothcert.backends`, default serial) computes the rows, here or on Ray
+    workers that build the model from the backend's source; the rows are the same. Returns counts and timing
+    of this call.
     """
     n0, n = check_count("n0", n0), check_count("n", n)
     indices = list(range(len(x))) if indices is None else [int(i) for i in indices]
     arguments = dict(arguments or {"n0": n0, "n": n, "sigma": smooth.sigma, "seed": smooth.seed})
 
-    def compute(xb: torch.Tensor, ids: list[int], update) -> list[list[dict]]:
-        c = sample_mixture_counts(smooth, xb, n0, n, ids, update)
-        return [[{"guess": int(c.guess[k]), "runner_up": int(c.runner_up[k]), "count_guess": int(c.count_guess[k]),
-                  "count_runner_up": int(c.count_runner_up[k]), "n0": n0, "n": n,
-                  "counts": ",".join(str(int(v)) for v in c.counts[k])} for k in range(len(ids))]]
-
     return Run("mixture votes", [out], [arguments], MIXTURE_COLUMNS, options, context).execute(
-        smooth, x, y, compute, indices=indices, per_input_samples=n0 + n, fill_samples=n0)
+        smooth, x, y, MixtureTask(n0, n), indices=indices, per_input_samples=n0 + n, fill_samples=n0,
+        backend=backend)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ...attacks import AttackConfig, AutoAttackConfig, art_available
+from ...backends import Backend, ModelSource
 from ...certificates.mixture import check_mixing_alpha
 from ...data import Dataset, load_dataset
 from ...document import BulletList, Document, Paragraph, Section, Table
@@ -407,10 +408,11 @@ class CertifyPlan:
 def certify_run(run: str | Path, plan: CertifyPlan, *, data: Dataset | None = None,
                 data_dir: str | Path | None = None, download: bool = False, device: torch.device | str = "cpu",
                 resume: bool = False, overwrite: bool = False, progress: bool = True,
-                echo: Echo = print) -> Document:
+                echo: Echo = print, backend: Backend | None = None) -> Document:
     """Votes of the smoothed noise-trained model into ``run/certify.tsv`` (resumable); the tables ``certify.md``
     (the returned document) and the plot ``certified_vs_alpha``. ``data``: the run's data set (default: loaded
-    with :func:`run_dataset`)."""
+    with :func:`run_dataset`). ``backend`` (:mod:`smoothcert.backends`, default serial) samples the votes, here
+    or on Ray workers that each build ``run/noise``; the rows are the same."""
     plan = plan.validate()
     RunOptions(resume=resume, overwrite=overwrite)  # both together are refused before the run is read
     run = Path(run)
@@ -430,7 +432,9 @@ def certify_run(run: str | Path, plan: CertifyPlan, *, data: Dataset | None = No
     stats = certify_mixture_dataset(smooth, data.x_test, data.y_test, run / "certify.tsv", n0=plan.n0, n=plan.n,
                                     indices=range(n_inputs), arguments=arguments,
                                     options=RunOptions(resume=resume, overwrite=overwrite, progress=progress),
-                                    context=context)
+                                    context=context,
+                                    backend=None if backend is None else
+                                    backend.for_source(ModelSource(checkpoint=str(run / "noise"))))
     votes = read_mixture_votes(run / "certify.tsv")
     logits = Engine(g, device=device, batch_size=plan.batch_size).logits(data.x_test[votes.idx])
     probs = torch.softmax(logits.float(), dim=1).cpu().numpy()

@@ -4,8 +4,8 @@
 - :mod:`.risk`: the smoothed risk of real classifiers, the error of the majority vote over n noisy copies.
 - :mod:`.grid`: the real-data α × β grid's cells: models trained (fine-tuned) at noise α, evaluated at noise β;
   models cached per α, one :class:`~smoothcert.runs.CellCache` cell per (α, β).
-- :mod:`.job`: the jobs that run both into run folders (job queue, parallel workers, manifests, tables,
-  reports as Documents).
+- :mod:`.job`: the jobs that run both into run folders (the grid's jobs in a backend's job pool, here, in
+  local processes or on Ray; manifests, tables, reports as Documents).
 - :mod:`.plots`: gain curves, heatmaps, α*(β) curves (imported on first use: matplotlib stays out of the
   grid's worker processes).
 - :mod:`.levels`: the noise-level lists (α, β, ζ), checked, and parsed from the command line.

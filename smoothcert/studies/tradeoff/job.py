@@ -5,8 +5,10 @@ progress, manifests and reports (each report a :class:`~smoothcert.document.Docu
 unless asked to (``overwrite``).
 
 The α × β grid is a small graph of jobs: the clean model, then one fine-tuning job per α, then one job per
-cell (α, β), which can start as soon as α's model exists. With ``workers`` > 1 the jobs run in a pool of
-processes (spawned, each with ``threads`` torch threads); with one worker they run here, one after another.
+cell (α, β), which can start as soon as α's model exists. The jobs run in the job pool of a backend
+(:meth:`smoothcert.backends.Backend.job_pool`): with the serial backend here, one after another, or with
+``workers`` > 1 in a pool of spawned processes (each with ``threads`` torch threads); with the Ray backend as
+Ray tasks on the cluster (the run folder on a file system its nodes share).
 Every job writes its own output (a checkpoint, a cell file) when it is done, so an interrupted grid resumes
 where it stopped and a grid extended by new α or β values reuses every model and cell it already has.
 """
@@ -14,17 +16,15 @@ where it stopped and a grid extended by new α or β values reuses every model a
 from __future__ import annotations
 
 import json
-import multiprocessing
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
+from ...backends import Backend, SerialBackend
 from ...document import Code, Document, Figure, Paragraph, Section, Table
 from ...errors import ResultsError
 from ...report.html import write_report
@@ -36,67 +36,6 @@ from . import grid as g
 from .disks import DisksConfig, DisksResult, run_disks
 
 Echo = Callable[[str], None]
-
-
-# --- job queues ----------------------------------------------------------------------------------------------
-
-
-def torch_threads(threads: int | None) -> None:
-    """Set torch's intra-op threads (None: leave as is); also the initializer of every worker process."""
-    if threads is not None:
-        torch.set_num_threads(check_count("threads", threads))
-
-
-class JobQueue:
-    """Jobs tagged by the caller; :meth:`next_done` hands back one finished job at a time.
-
-    With one worker the jobs run here, in submission order, when they are asked for (so progress advances
-    job by job); with more, in a pool of ``workers`` spawned processes with ``threads`` torch threads each.
-    """
-
-    def __init__(self, workers: int = 1, threads: int | None = None) -> None:
-        self.workers = check_count("workers", workers)
-        self._pool: ProcessPoolExecutor | None = None
-        self._waiting: list[tuple[object, Callable, tuple]] = []  # inline: jobs not run yet
-        self._running: dict[Future, object] = {}  # pool: jobs submitted
-        self._threads_before = torch.get_num_threads()
-        if self.workers == 1:
-            torch_threads(threads)
-        else:
-            # spawn, not fork: forking a process whose torch thread pools already ran can deadlock the children.
-            self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                             mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=torch_threads, initargs=(threads,))
-
-    def submit(self, tag: object, fn: Callable, *args: object) -> None:
-        if self._pool is None:
-            self._waiting.append((tag, fn, args))
-        else:
-            self._running[self._pool.submit(fn, *args)] = tag
-
-    def __len__(self) -> int:
-        return len(self._waiting) + len(self._running)
-
-    def next_done(self) -> tuple[object, object]:
-        """(tag, result) of the next finished job; a job's exception is raised here."""
-        if self._pool is None:
-            tag, fn, args = self._waiting.pop(0)
-            return tag, fn(*args)
-        done, _ = wait(list(self._running), return_when=FIRST_COMPLETED)
-        future = next(iter(done))
-        return self._running.pop(future), future.result()
-
-    def run(self, fn: Callable, *args: object) -> object:
-        """Run one job to completion (in a worker when there is a pool) and return its result."""
-        if self._pool is None:
-            return fn(*args)
-        return self._pool.submit(fn, *args).result()
-
-    def close(self, finished: bool) -> None:
-        """Shut the pool down (unless ``finished``, jobs not started are cancelled); restore torch's threads."""
-        torch.set_num_threads(self._threads_before)
-        if self._pool is not None:
-            self._pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 # --- the synthetic experiment ------------------------------------------------------------------------------------
@@ -206,32 +145,44 @@ def check_grid_folder(config: g.GridConfig, out: Path, resume: bool) -> None:
         raise ResultsError(f"cannot resume {out}: its grid was made with other settings ({detail})")
 
 
-def run_grid(config: g.GridConfig, out: str | Path, *, workers: int = 1, threads: int | None = None,
-             resume: bool = False, progress: bool = True, echo: Echo = print) -> g.GridResult:
+def run_grid(config: g.GridConfig, out: str | Path, *, workers: int | None = None, threads: int | None = None,
+             resume: bool = False, progress: bool = True, echo: Echo = print,
+             backend: Backend | None = None) -> g.GridResult:
     """Train, fine-tune and evaluate every cell of ``config``'s α × β grid into ``out``; write tables and plots.
 
     Args:
         config: the grid (see :class:`~smoothcert.studies.tradeoff.grid.GridConfig`).
         out: run folder. An existing grid there is continued only with ``resume`` (and the same recipe); its
             models and cells are reused, so resuming also extends a grid by new α or β values.
-        workers: processes that run jobs at once (1: here, sequentially).
+        workers: jobs that run at once: with the serial backend processes (default 1: here, sequentially), with
+            Ray tasks (default: as many as the cluster's resources allow).
         threads: torch threads per worker (default 1: on a CPU shared with other processes, one thread per
             worker was several times faster than torch's default of one per core, docs/tradeoff.md).
         progress: a progress bar over cells (done, rate, ETA).
+        backend: where the jobs run (:mod:`smoothcert.backends`; default serial); the cells are the same.
     Returns:
         the collected results.
     """
     cfg = config.validate()
-    workers = check_count("workers", workers)
+    workers = None if workers is None else check_count("workers", workers)
     threads = 1 if threads is None else check_count("threads", threads)
     out = check_output_folder(out, "run folder")
     check_grid_folder(cfg, out, resume)
     g.grid_data(cfg)  # a missing or bad data set fails here, before anything is written
     arguments = {"recipe": cfg.recipe(), "alphas": cfg.alphas, "betas": cfg.betas}
-    context = {"workers": workers, "threads": threads}
+    backend = backend or SerialBackend()
+    if workers is None and isinstance(backend, SerialBackend):
+        workers = 1
+    context = {"workers": workers, "threads": threads,
+               **({} if isinstance(backend, SerialBackend) else {"backend": backend.describe()})}
     earlier = _earlier_runs(out) if resume else []  # a resumed grid keeps the record of every invocation
-    out.mkdir(parents=True, exist_ok=True)
-    write_manifest(out / MANIFEST, arguments, status="running", timing=_total(earlier), runs=earlier, **context)
+    queue = backend.job_pool(workers, threads)  # a cluster that cannot be reached fails before anything is written
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_manifest(out / MANIFEST, arguments, status="running", timing=_total(earlier), runs=earlier, **context)
+    except BaseException:
+        queue.close(finished=False)
+        raise
 
     started = time.perf_counter()
     pending = {a: [b for b in cfg.betas if g.read_cell(cfg, out, a, b) is None] for a in cfg.alphas}
@@ -245,7 +196,6 @@ def run_grid(config: g.GridConfig, out: str | Path, *, workers: int = 1, threads
     cell_bar = tqdm(total=total, desc=f"cells {cfg.dataset}", unit="cell", position=1 if need_model else 0,
                     disable=not progress, smoothing=0.2, mininterval=0.5)
     cells_started = False
-    queue = JobQueue(workers, threads)
     status = "interrupted"
 
     def submit_cells(alpha: float) -> None:

@@ -4,7 +4,8 @@ The base-classifier outcomes it certifies (measures, the ⊥ outcome map, τ cal
 the engine layer, :mod:`smoothcert.uncertainty`; the certificate rules in :mod:`smoothcert.certificates.uncertainty`.
 
 - :mod:`.certify`: uncertainty-aware CERTIFY of a batch, every τ from one select-then-estimate pass; τ checks.
-- :mod:`.pipeline`: a test set into resumable results files, one per τ (:data:`UNCERTAINTY_COLUMNS`).
+- :mod:`.pipeline`: a test set into resumable results files, one per τ (:data:`UNCERTAINTY_COLUMNS`), computed by
+  :class:`UncertaintyTask` on any backend (:mod:`smoothcert.backends`).
 - :mod:`.ood`: OOD sets made offline, smoothed uncertainty scores into a results file, AUROC.
 - :mod:`.job`: the jobs behind ``smoothcert uncertainty certify | sweep | ood | plot | experiment``, each
   writing its files and returning a :class:`~smoothcert.document.Document`.
@@ -16,6 +17,7 @@ from .job import (
     RADII,
     SETUPS,
     Calibration,
+    MembersSource,
     Setup,
     calibrate_taus,
     certify_job,
@@ -23,6 +25,7 @@ from .job import (
     comparison_paragraph,
     experiment_job,
     experiment_report,
+    for_members,
     heldout_indices,
     ood_job,
     plot_job,
@@ -48,6 +51,7 @@ from .ood import (
 )
 from .pipeline import (
     UNCERTAINTY_COLUMNS,
+    UncertaintyTask,
     certify_uncertainty_dataset,
     sweep_paths,
     sweep_uncertainty_dataset,
@@ -62,7 +66,9 @@ __all__ = [
     "SETUPS",
     "UNCERTAINTY_COLUMNS",
     "Calibration",
+    "MembersSource",
     "Setup",
+    "UncertaintyTask",
     "auroc",
     "auroc_rows",
     "auroc_table",
@@ -75,6 +81,7 @@ __all__ = [
     "comparison_paragraph",
     "experiment_job",
     "experiment_report",
+    "for_members",
     "heldout_indices",
     "make_ood_sets",
     "ood_job",

@@ -32,6 +32,7 @@ from torch import nn
 
 from ...analysis import read_results
 from ...analysis.uncertainty import LABELS, SWEEP_HEADER, certified_accuracy_of, radius_comparison, sweep_rows
+from ...backends import Backend, ModelSource
 from ...data import Dataset, load_dataset
 from ...document import BulletList, Document, Figure, Paragraph, Section, Table
 from ...engine import Engine
@@ -92,6 +93,44 @@ def with_members(model: nn.Module, num_classes: int, input_shape: Sequence[int],
     elif mc_dropout is not None:
         model = MCDropout(model, mc_dropout, seed=seed)
     return model, getattr(model, "num_members", 1)
+
+
+@dataclass(frozen=True)
+class MembersSource(ModelSource):
+    """Where a backend's worker builds the study's base model: the first network from its checkpoint or
+    factory, then the deep ensemble with the checkpoints ``members`` or MC dropout with ``mc_dropout`` masks
+    of ``seed``, exactly as :func:`with_members` builds it on the driver."""
+
+    members: tuple[str, ...] = ()
+    mc_dropout: int | None = None
+    seed: int = 0
+    num_classes: int = 2
+    input_shape: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "members", tuple(str(Path(p).resolve()) for p in self.members))
+
+    def load(self, device: torch.device | str) -> nn.Module:
+        model = super().load(device)
+        return with_members(model, self.num_classes, self.input_shape, members=self.members,
+                            mc_dropout=self.mc_dropout, seed=self.seed, device=device)[0]
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "members": list(self.members), "mc_dropout": self.mc_dropout}
+
+
+def for_members(backend: Backend | None, members: Sequence[str | Path], mc_dropout: int | None, seed: int,
+                num_classes: int, input_shape: Sequence[int]) -> Backend | None:
+    """``backend`` with workers that build the ensemble or MC-dropout model of :func:`with_members` (a
+    backend without a model source, the serial one, is returned as it is)."""
+    if backend is None or backend.source is None or (not members and mc_dropout is None):
+        return backend
+    source = backend.source
+    return backend.for_source(MembersSource(checkpoint=source.checkpoint, factory=source.factory,
+                                            weights=source.weights, members=tuple(str(p) for p in members),
+                                            mc_dropout=mc_dropout, seed=seed, num_classes=num_classes,
+                                            input_shape=tuple(input_shape)))
 
 
 def heldout_indices(num_test: int, certified: Sequence[int], count: int) -> list[int]:
@@ -294,6 +333,7 @@ def certify_job(
     model_info: CheckpointInfo | Mapping | None = None,
     arguments: Mapping[str, object] | None = None,
     options: RunOptions | None = None,
+    backend: Backend | None = None,
 ) -> Document:
     """Certify every ``skip``-th test input (at most ``max_inputs``) with the uncertainty-aware base classifier
     at one τ (``tau``, or calibrated to ``reject_rate``) into the results file ``out`` (columns:
@@ -301,8 +341,9 @@ def certify_job(
 
     ``model`` is one network ([N, *shape] → [N, C]); ``members`` (further checkpoints) make it a deep ensemble,
     ``mc_dropout`` = T runs it under T dropout masks. ``arguments`` are recorded in the manifest (default: the
-    sampling's own); ``model_info`` describes the model there. Returns a two-paragraph document: the run and
-    the comparison of the radii.
+    sampling's own); ``model_info`` describes the model there. ``backend`` (:mod:`smoothcert.backends`, default
+    serial) computes the rows, here or on Ray workers (which build ``members`` or ``mc_dropout`` too); the rows
+    are the same. Returns a two-paragraph document: the run and the comparison of the radii.
     """
     options = options or RunOptions()
     prep = _prepare(model, data, num_classes=num_classes, sigma=sigma, measure=measure,
@@ -313,7 +354,8 @@ def certify_job(
     args = None if arguments is None else {**arguments, "tau": tau_name(prep.taus[0])}
     stats = certify_uncertainty_dataset(
         prep.smooth, data.x_test, data.y_test, out, n0=n0, n=n, alpha=alpha, indices=prep.certified,
-        arguments=args, options=options, context=prep.context)
+        arguments=args, options=options, context=prep.context,
+        backend=for_members(backend, members, mc_dropout, seed, num_classes, data.input_shape))
     run = Paragraph(f"certify (uncertainty {measure}, τ = {prep.taus[0]:.6g}): {stats['inputs']} inputs in "
                     f"{stats['seconds']:.1f} s ({stats['samples'] / max(stats['seconds'], 1e-9):,.0f} samples/s) "
                     f"→ {out}")
@@ -346,6 +388,7 @@ def sweep_job(
     model_info: CheckpointInfo | Mapping | None = None,
     arguments: Mapping[str, object] | None = None,
     options: RunOptions | None = None,
+    backend: Backend | None = None,
 ) -> Document:
     """A τ sweep from ONE sampling pass: ``out_dir/tau_<τ>.tsv`` per τ (given, or calibrated to each of
     ``reject_rates``), each exactly the file :func:`certify_job` writes at that τ, and their summary
@@ -359,7 +402,8 @@ def sweep_job(
     args = None if arguments is None else {k: v for k, v in arguments.items() if k not in ("taus", "reject_rates")}
     paths = sweep_uncertainty_dataset(
         prep.smooth, data.x_test, data.y_test, out_dir, n0=n0, n=n, alpha=alpha, indices=prep.certified,
-        arguments=args, options=options, context=prep.context)
+        arguments=args, options=options, context=prep.context,
+        backend=for_members(backend, members, mc_dropout, seed, num_classes, data.input_shape))
     return sweep_summary(paths, out_dir, f"{data.name}, {measure}, σ = {sigma:g}")
 
 
