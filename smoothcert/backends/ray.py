@@ -29,6 +29,10 @@ from .base import Backend, BackendError, Delivery, ModelSource, NextSize, Progre
 #: Chunks in flight per worker: one computing, one waiting, so a worker never idles on the round trip.
 IN_FLIGHT = 2
 
+#: The device of a worker given GPUs: Ray makes the GPUs it assigns the only ones the worker sees, so the
+#: worker's first CUDA device is its own (never another worker's).
+WORKER_GPU = "cuda"
+
 
 def import_ray():
     """The ``ray`` module, or a one-line BackendError naming the extra to install."""
@@ -152,7 +156,7 @@ class RayBackend(Backend):
             raise BackendError("this run names no model the Ray workers can build (RayBackend.for_source)")
         ray = import_ray()
         started = self._connect(ray)
-        device = "cuda" if self.gpus_per_worker > 0 else "cpu"
+        device = WORKER_GPU if self.gpus_per_worker > 0 else "cpu"
         threads = max(1, int(self.cpus_per_worker)) if device == "cpu" else None
         spec = WorkerSpec.of(self.source, smooth, batch_size, device=device, threads=threads)
         try:
