@@ -126,6 +126,23 @@ def test_synthetic_parts(tmp_path):
     assert json.loads((tmp_path / "regions.json").read_text())["status"] == "complete"
 
 
+def test_a_part_never_replaces_earlier_results_without_a_flag(tmp_path):
+    """A standalone part rerun into its folder used to replace its earlier results silently; now, as certify
+    does, it refuses in one line unless --resume (same settings) or --overwrite, and changes no file."""
+    args = ["audit", "shrinkage", "--out", tmp_path, "--dims", "1,2", "--angles", "45,90", "--cone-dims", "2",
+            "--mc", "2000"]
+    ok(invoke(*args))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    again = invoke(*args)
+    assert again.exit_code == 2 and "--resume" in again.output and again.output.count("\n") == 1
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    other = invoke(*args[:-1], "3000", "--resume")  # other settings: a resume is refused too
+    assert other.exit_code == 2 and "different arguments" in other.output
+    ok(invoke(*args, "--resume"))
+    ok(invoke(*args[:-1], "3000", "--overwrite"))
+    assert json.loads((tmp_path / "shrinkage.json").read_text())["arguments"]["mc"] == 3000
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["--sigmas", "0.5,x"], "--sigmas"),
     (["--sigmas", "-0.5"], "sigmas"),

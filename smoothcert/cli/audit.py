@@ -137,11 +137,15 @@ def disparity(**opts) -> None:
 @click.option("--cone-dims", default="2,3,10", show_default=True, help="Dimensions of the cones.")
 @click.option("--mc", type=int, default=100_000, show_default=True, help="Monte Carlo samples for cones.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def shrinkage(out, rho, dims, angles, cone_dims, mc, seed) -> None:
+@click.option("--resume", is_flag=True, help="Continue this part's run in --out (same settings; caches reused).")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier run of this part in --out.")
+def shrinkage(out, rho, dims, angles, cone_dims, mc, seed, resume, overwrite) -> None:
     """Analytic shrinking: ball radius ρ_σ and σ_van in ℝ^d; half-space; cone apex shift and boundary offset."""
+    from ..runs import RunOptions
     from ..studies.audit import run_part
 
-    run_part("shrinkage", out, echo=click.echo, rho=rho, dims=_integers(dims, "--dims"),
+    run_part("shrinkage", out, echo=click.echo, options=RunOptions(resume=resume, overwrite=overwrite), rho=rho,
+             dims=_integers(dims, "--dims"),
              angles=parse_floats(angles, "--angles"), cone_dims=_integers(cone_dims, "--cone-dims"), mc=mc, seed=seed)
 
 
@@ -156,11 +160,15 @@ def shrinkage(out, rho, dims, angles, cone_dims, mc, seed) -> None:
               help="Noisy copies per point when bisecting for the vanishing σ.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--quiet", is_flag=True)
-def regions(out, sigmas, n, resolution, epochs, bisection_n, seed, quiet) -> None:
+@click.option("--resume", is_flag=True, help="Continue this part's run in --out (same settings; caches reused).")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier run of this part in --out.")
+def regions(out, sigmas, n, resolution, epochs, bisection_n, seed, quiet, resume, overwrite) -> None:
     """2-D decision regions (ball inside a ring) of a base and its smoothed classifier; area and vanishing σ."""
+    from ..runs import RunOptions
     from ..studies.audit import run_part
 
-    run_part("regions", out, progress=not quiet, echo=click.echo, sigmas=parse_floats(sigmas, "--sigmas"), n=n,
+    run_part("regions", out, progress=not quiet, echo=click.echo,
+             options=RunOptions(resume=resume, overwrite=overwrite), sigmas=parse_floats(sigmas, "--sigmas"), n=n,
              resolution=resolution, epochs=epochs, seed=seed, bisection_n=bisection_n)
 
 
@@ -170,11 +178,15 @@ def regions(out, sigmas, n, resolution, epochs, bisection_n, seed, quiet) -> Non
 @click.option("--epsilons", default="0,0.02,0.05,0.1", show_default=True, help="Error budgets ε.")
 @click.option("--m", type=int, default=200, show_default=True, help="Labelled points.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def hypotheses(out, sigmas, epsilons, m, seed) -> None:
+@click.option("--resume", is_flag=True, help="Continue this part's run in --out (same settings; caches reused).")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier run of this part in --out.")
+def hypotheses(out, sigmas, epsilons, m, seed, resume, overwrite) -> None:
     """Feasible intervals and boxes against σ: how many smoothed hypotheses still fit the data within ε."""
+    from ..runs import RunOptions
     from ..studies.audit import run_part
 
-    run_part("hypotheses", out, echo=click.echo, sigmas=_levels(sigmas), epsilons=parse_floats(epsilons, "--epsilons"),
+    run_part("hypotheses", out, echo=click.echo, options=RunOptions(resume=resume, overwrite=overwrite),
+             sigmas=_levels(sigmas), epsilons=parse_floats(epsilons, "--epsilons"),
              m=m, seed=seed)
 
 

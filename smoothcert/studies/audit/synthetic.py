@@ -14,9 +14,9 @@ import numpy as np
 from torch import nn
 
 from smoothcert.document import Document, Paragraph, Section
-from smoothcert.errors import InvalidArgumentError
+from smoothcert.errors import InvalidArgumentError, ResultsError
 from smoothcert.report.markdown import render_markdown
-from smoothcert.runs import CellCache, write_manifest
+from smoothcert.runs import CellCache, RunOptions, check_resumable, write_manifest
 from smoothcert.validate import check_choice, check_count, check_int, check_positive, check_real, check_seed
 
 from .base_models import reusable_checkpoint, torch_threads
@@ -289,10 +289,15 @@ def run_hypotheses(out: Path, *, sigmas: Sequence[float] = tuple(np.round(np.lin
 PARTS = {"shrinkage": run_shrinkage, "regions": run_regions, "hypotheses": run_hypotheses}
 
 
-def run_part(part: str, out: str | Path, *, progress: bool = True, echo: Echo = print, **settings) -> Document:
+def run_part(part: str, out: str | Path, *, progress: bool = True, echo: Echo = print,
+             options: RunOptions | None = None, **settings) -> Document:
     """Run one synthetic part (a key of :data:`PARTS`) alone into the folder ``out``: its tables and figures,
     ``PART.md`` and the manifest ``PART.json`` (its checked settings, status and time). ``settings`` are that
     part's keyword arguments; ``progress`` and ``echo`` go to the regions part. Echoes the markdown and the time.
+
+    A folder that already holds this part's results is refused, as certify refuses an existing results file,
+    unless ``options.resume`` (the recorded settings must be these; cached cells are reused) or
+    ``options.overwrite``. The check runs once the settings are valid, before anything is written.
 
     Returns:
         the part's document.
@@ -303,8 +308,16 @@ def run_part(part: str, out: str | Path, *, progress: bool = True, echo: Echo = 
         settings = {**settings, "progress": progress, "echo": echo}
     arguments: dict = {}
 
+    options = options or RunOptions()
+
     def start(checked: dict) -> None:  # the settings are valid: from here on the folder is written
         arguments.update(checked)
+        earlier = [p for p in (folder / f"{part}.json", folder / f"{part}.md") if p.exists()]
+        if earlier and options.resume:
+            check_resumable(folder / part, arguments)
+        elif earlier and not options.overwrite:
+            raise ResultsError(f"{earlier[0]} holds an earlier {part} run; pass --resume to continue it with the "
+                               f"same settings, --overwrite to replace it, or another --out")
         folder.mkdir(parents=True, exist_ok=True)
         write_manifest(folder / part, arguments, status="running")
 
