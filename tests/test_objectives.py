@@ -23,6 +23,7 @@ from smoothcert.training import (
     FitConfig,
     MacerObjective,
     SmoothAdvObjective,
+    SmoothMixObjective,
     StabilityObjective,
     TrainConfig,
     fit,
@@ -159,6 +160,49 @@ def test_smoothadv_trains_on_the_pgd_example_of_the_smoothed_classifier(epoch, e
     assert 0 <= terms["train_accuracy"] <= 1
 
 
+@pytest.mark.parametrize(("mix_step", "epoch"), [(0, 2), (1, 1), (1, 2)])
+def test_smoothmix_loss_is_noisy_ce_plus_eta_masked_kl_to_the_mixup_target(mix_step, epoch):
+    # Logits [2z, −2z] of a scalar input z: F_0(z) = σ(4z). Both inputs are 0.5 (labels 0, 1); each attack step
+    # (α = 0.1) moves the input by α away from its label: x^(t) = 0.5 ∓ 0.1·t, so x_adv = 0.3 and 0.7 after T = 2.
+    noise = TableNoise([[0.1], [-0.1], [0.2], [0.0]])  # [c1 x1, c1 x2, c2 x1, c2 x2]
+    objective = SmoothMixObjective(noise, m=2, steps=2, alpha=0.1, eta=3.0, mix_step=mix_step, warmup=2)
+    x, y = torch.tensor([[0.5], [0.5]]), torch.tensor([0, 1])
+    w = min(1.0, epoch / 2)
+    assert objective.start_epoch(epoch) == {"eta": pytest.approx(3.0 * w)}
+    model = linear([[2.0], [-2.0]]).train()
+    loss, terms = objective.loss(model, x, y, torch.Generator().manual_seed(7), epoch)
+    lam = torch.rand(2, generator=torch.Generator().manual_seed(7))[0].item() / 2  # the stub draws nothing
+    # Clean noisy copies: x1 at 0.6, 0.7 (label 0), x2 at 0.4, 0.5 (label 1).
+    ce = (softplus(-4 * 0.6) + softplus(-4 * 0.7) + softplus(4 * 0.4) + softplus(4 * 0.5)) / 4
+    p_hat = (sig(4 * 0.6) + sig(4 * 0.7)) / 2  # F̂_0(x1) > ½: x1 is in the mask; F̂(x2) also favours 0 ≠ 1: out
+    # The clean end for x1: x^(0) = 0.5, or x^(1) = 0.4 kept within α·1·w of 0.5.
+    start = 0.5 if mix_step == 0 else 0.5 - min(0.1, 0.1 * w)
+    mixed = (1 - lam) * start + lam * 0.3
+    target = [(1 - lam) * p_hat + lam / 2, (1 - lam) * (1 - p_hat) + lam / 2]
+    kl = 0.0
+    for delta in (0.1, 0.2):
+        q = [sig(4 * (mixed + delta)), sig(-4 * (mixed + delta))]
+        kl += sum(t * math.log(t / qc) for t, qc in zip(target, q))
+    mixup = kl / 4  # mean over m·B = 4 pairs, x2's two masked
+    assert terms["ce"] == pytest.approx(ce, rel=1e-5)
+    assert terms["mixup"] == pytest.approx(mixup, rel=1e-4)
+    assert terms["train_accuracy"] == 0.5
+    assert loss.item() == pytest.approx(ce + 3.0 * w * mixup, rel=1e-5)
+    assert noise.shapes == [(2, 2, 1)]  # one draw of m × B samples, shared by attack and loss
+    assert model.training
+
+
+def test_smoothmix_bounded_attack_stays_in_the_eps_ball():
+    from smoothcert.training.objectives.smoothmix import smoothmix_pgd_l2
+
+    model = linear([[2.0], [-2.0]])
+    x, y = torch.tensor([[0.5], [0.5]]), torch.tensor([0, 1])
+    noise = torch.tensor([[[0.1], [-0.1]], [[0.2], [0.0]]])
+    start, adv = smoothmix_pgd_l2(model, x, y, noise, alpha=0.1, steps=3, mix_step=1, eps=0.15)
+    assert torch.allclose(adv, torch.tensor([[0.35], [0.65]]))
+    assert torch.allclose(start, torch.tensor([[0.4], [0.6]]))
+
+
 # --- settings, registry, factory ----------------------------------------------------------------------------
 
 def test_registry_and_factory():
@@ -179,6 +223,8 @@ def test_registry_and_factory():
     ("macer", {"deferred": -1}, "deferred"), ("smoothadv", {"eps": 0.0}, "eps"),
     ("smoothadv", {"steps": 0}, "steps"), ("macer", {"margin": 1.0}, "no option margin"),
     ("gaussian", {"lbd": 1.0}, "no options"), ("trades", {}, "unknown objective"),
+    ("smoothmix", {"steps": 2, "mix_step": 2}, "mix_step must be < steps"), ("smoothmix", {"eps": 0.0}, "eps"),
+    ("smoothmix", {"alpha": -1.0}, "alpha"), ("smoothmix", {"warmup": -1}, "warmup"),
 ])
 def test_bad_settings_are_refused(method, options, fragment):
     with pytest.raises(InvalidArgumentError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
@@ -215,6 +261,7 @@ EXAMPLES = {
     "consistency": lambda: ConsistencyObjective(GaussianNoise(0.25), m=2, lbd=5.0, eta=0.5),
     "macer": lambda: MacerObjective(GaussianNoise(0.25), m=4, lbd=1.0, gamma=8.0, beta=16.0),
     "smoothadv": lambda: SmoothAdvObjective(GaussianNoise(0.25), eps=0.5, steps=2, m=2, warmup=0),
+    "smoothmix": lambda: SmoothMixObjective(GaussianNoise(0.25), m=2, steps=2, alpha=0.5, eta=1.0, warmup=0),
 }
 
 
@@ -268,6 +315,17 @@ def test_cli_trains_with_an_objective_and_records_it(tmp_path):
     assert training["method"] == "consistency"
 
 
+def test_cli_trains_with_smoothmix_and_records_its_options(tmp_path):
+    stem = tmp_path / "model"
+    result = invoke("train", "--arch", "mlp", "--epochs", 1, "--objective", "smoothmix", "--num-noise-vec", 2,
+                    "--smoothmix-eta", 2, "--smoothmix-steps", 2, "--smoothmix-alpha", 0.5, "--smoothmix-mix-step",
+                    1, "--smoothmix-eps", 1.5, "--smoothmix-warmup", 0, "--out", stem, "--quiet")
+    assert result.exit_code == 0, (result.output, result.exception)
+    training = json.loads((tmp_path / "model.json").read_text())["training"]
+    assert training["objective"] == {"type": "smoothmix", "noise": GaussianNoise(0.25).to_dict(), "m": 2,
+                                     "steps": 2, "alpha": 0.5, "eta": 2.0, "mix_step": 1, "eps": 1.5, "warmup": 0}
+
+
 @pytest.mark.parametrize(("args", "fragment"), [
     (["--objective", "macer", "--consistency-lambda", 3], "--consistency-lambda is an option of --objective"),
     (["--stability-lambda", 1], "--stability-lambda is an option of --objective stability, not of --objective "
@@ -275,6 +333,8 @@ def test_cli_trains_with_an_objective_and_records_it(tmp_path):
     (["--objective", "stability", "--train-sigma", 0], "needs training noise"),
     (["--objective", "consistency", "--num-noise-vec", 1], "num_noise_vec"),
     (["--objective", "trades"], "trades"),
+    (["--objective", "smoothadv", "--smoothmix-eta", 1], "--smoothmix-eta is an option of --objective smoothmix"),
+    (["--objective", "smoothmix", "--smoothmix-steps", 2, "--smoothmix-mix-step", 2], "mix_step must be < steps"),
 ])
 def test_cli_refuses_unknown_combinations_in_one_line(tmp_path, args, fragment):
     result = invoke("train", "--epochs", 1, *args, "--out", tmp_path / "m" / "model", "--quiet")

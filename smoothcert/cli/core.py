@@ -20,7 +20,8 @@ from .common import (
 #: The train command's objective options (the click parameter names), mapped by objective_options.
 OBJECTIVE_FLAGS = ("num_noise_vec", "stability_lambda", "consistency_lambda", "consistency_eta", "macer_lambda",
                    "macer_gamma", "macer_beta", "macer_deferred", "smoothadv_eps", "smoothadv_steps",
-                   "smoothadv_warmup")
+                   "smoothadv_warmup", "smoothmix_eta", "smoothmix_steps", "smoothmix_alpha", "smoothmix_mix_step",
+                   "smoothmix_eps", "smoothmix_warmup")
 
 # --- commands ---------------------------------------------------------------------------------------------
 
@@ -34,11 +35,12 @@ OBJECTIVE_FLAGS = ("num_noise_vec", "stability_lambda", "consistency_lambda", "c
               show_default=True, help="Training noise distribution (docs/noises.md).")
 @click.option("--scale", type=float, default=None,
               help="Training noise scale: σ for gaussian, λ for laplace and uniform (replaces --train-sigma).")
-@click.option("--objective", type=click.Choice(["gaussian", "stability", "consistency", "macer", "smoothadv"]),
+@click.option("--objective", type=click.Choice(["gaussian", "stability", "consistency", "macer", "smoothadv",
+                                                "smoothmix"]),
               default="gaussian", show_default=True,
               help="Training objective (docs/training.md); all but gaussian need noise (σ > 0).")
 @click.option("--num-noise-vec", type=int, default=None,
-              help="m, noise samples per input (consistency: 2, macer: 16, smoothadv: 4).")
+              help="m, noise samples per input (consistency: 2, macer: 16, smoothadv: 4, smoothmix: 4).")
 @click.option("--stability-lambda", type=float, default=None, help="λ of stability training [2].")
 @click.option("--consistency-lambda", type=float, default=None, help="λ, weight of the consistency KL term [10].")
 @click.option("--consistency-eta", type=float, default=None, help="η, weight of the entropy term [0.5].")
@@ -49,6 +51,14 @@ OBJECTIVE_FLAGS = ("num_noise_vec", "stability_lambda", "consistency_lambda", "c
 @click.option("--smoothadv-eps", type=float, default=None, help="ε, SmoothAdv's ℓ2 attack radius [1.0].")
 @click.option("--smoothadv-steps", type=int, default=None, help="SmoothAdv's PGD steps [10].")
 @click.option("--smoothadv-warmup", type=int, default=None, help="Epochs over which SmoothAdv's ε grows [10].")
+@click.option("--smoothmix-eta", type=float, default=None, help="η, weight of SmoothMix's mixup term [5].")
+@click.option("--smoothmix-steps", type=int, default=None, help="T, SmoothMix's attack steps [4].")
+@click.option("--smoothmix-alpha", type=float, default=None, help="α, SmoothMix's ℓ2 attack step size [1.0].")
+@click.option("--smoothmix-mix-step", type=int, default=None,
+              help="The attack iterate at the clean end of SmoothMix's mixup (0: the input, 1: one step) [0].")
+@click.option("--smoothmix-eps", type=float, default=None,
+              help="ε, largest ℓ2 distance of SmoothMix's attack from the input [unbounded].")
+@click.option("--smoothmix-warmup", type=int, default=None, help="Epochs over which SmoothMix's term ramps in [10].")
 @click.option("--epochs", type=int, default=30, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=3e-3, show_default=True)

@@ -1,6 +1,6 @@
 """Training: one loop (:func:`fit`) whose batch loss is a pluggable :class:`Objective` (Gaussian noise
-augmentation, stability training, consistency regularization, MACER, SmoothAdv, PGD adversarial training, the
-mixing network of adaptive smoothing), resumable per epoch."""
+augmentation, stability training, consistency regularization, MACER, SmoothAdv, SmoothMix, PGD adversarial
+training, the mixing network of adaptive smoothing), resumable per epoch."""
 
 from .base_model import (
     channel_stats,
@@ -21,6 +21,7 @@ from .objectives import (
     MixingObjective,
     Objective,
     SmoothAdvObjective,
+    SmoothMixObjective,
     StabilityObjective,
     make_objective,
     objective_options,
@@ -41,6 +42,7 @@ __all__ = [
     "MixingObjective",
     "Objective",
     "SmoothAdvObjective",
+    "SmoothMixObjective",
     "StabilityObjective",
     "TrainConfig",
     "TrainLog",

@@ -1,7 +1,7 @@
 """Training objectives: what one batch's loss is. The loop (:func:`~smoothcert.training.loop.fit`) does the rest.
 
 Modules: ``base`` (the protocol), ``gaussian`` (noise augmentation), ``stability`` (Li et al. 2019),
-``consistency`` (Jeong & Shin 2020), ``macer`` (Zhai et al. 2020), ``smoothadv`` (Salman et al. 2019),
+``consistency`` (Jeong & Shin 2020), ``macer`` (Zhai et al. 2020), ``smoothadv`` (Salman et al. 2019), ``smoothmix`` (Jeong et al. 2021),
 ``adversarial`` (PGD training), ``mixing`` (adaptive smoothing's mixing network), ``noisy`` (shared helpers).
 A new objective is one module here with an :class:`Objective` subclass, and one line in :data:`OBJECTIVES`
 (and in :data:`NOISE_OBJECTIVES` when its first argument is the training noise). docs/training.md has the formulas.
@@ -16,6 +16,7 @@ from .gaussian import GaussianObjective
 from .macer import MacerObjective
 from .mixing import MixingObjective
 from .smoothadv import SmoothAdvObjective
+from .smoothmix import SmoothMixObjective
 from .stability import StabilityObjective
 
 #: Objective classes by their ``name`` (the ``"type"`` of their ``to_dict()``).
@@ -27,10 +28,11 @@ OBJECTIVES: dict[str, type[Objective]] = {
     "consistency": ConsistencyObjective,
     "macer": MacerObjective,
     "smoothadv": SmoothAdvObjective,
+    "smoothmix": SmoothMixObjective,
 }
 
 #: The objectives of base classifiers for smoothing: built as ``cls(noise, **options)``.
-NOISE_OBJECTIVES = ("gaussian", "stability", "consistency", "macer", "smoothadv")
+NOISE_OBJECTIVES = ("gaussian", "stability", "consistency", "macer", "smoothadv", "smoothmix")
 
 
 #: Each objective's command-line options (as parameter names: ``--consistency-lambda`` is
@@ -43,6 +45,9 @@ OPTION_FLAGS: dict[str, dict[str, str]] = {
               "macer_deferred": "deferred"},
     "smoothadv": {"num_noise_vec": "m", "smoothadv_eps": "eps", "smoothadv_steps": "steps",
                   "smoothadv_warmup": "warmup"},
+    "smoothmix": {"num_noise_vec": "m", "smoothmix_eta": "eta", "smoothmix_steps": "steps",
+                  "smoothmix_alpha": "alpha", "smoothmix_mix_step": "mix_step", "smoothmix_eps": "eps",
+                  "smoothmix_warmup": "warmup"},
 }
 
 
@@ -94,6 +99,7 @@ __all__ = [
     "MixingObjective",
     "Objective",
     "SmoothAdvObjective",
+    "SmoothMixObjective",
     "StabilityObjective",
     "make_objective",
     "objective_options",
