@@ -182,7 +182,7 @@ def test_smoothmix_loss_is_noisy_ce_plus_eta_masked_kl_to_the_mixup_target(mix_s
     kl = 0.0
     for delta in (0.1, 0.2):
         q = [sig(4 * (mixed + delta)), sig(-4 * (mixed + delta))]
-        kl += sum(t * math.log(t / qc) for t, qc in zip(target, q))
+        kl += sum(t * math.log(t / qc) for t, qc in zip(target, q, strict=True))
     mixup = kl / 4  # mean over m·B = 4 pairs, x2's two masked
     assert terms["ce"] == pytest.approx(ce, rel=1e-5)
     assert terms["mixup"] == pytest.approx(mixup, rel=1e-4)

@@ -1,8 +1,9 @@
 """Training objectives: what one batch's loss is. The loop (:func:`~smoothcert.training.loop.fit`) does the rest.
 
 Modules: ``base`` (the protocol), ``gaussian`` (noise augmentation), ``stability`` (Li et al. 2019),
-``consistency`` (Jeong & Shin 2020), ``macer`` (Zhai et al. 2020), ``smoothadv`` (Salman et al. 2019), ``smoothmix`` (Jeong et al. 2021),
-``adversarial`` (PGD training), ``mixing`` (adaptive smoothing's mixing network), ``noisy`` (shared helpers).
+``consistency`` (Jeong & Shin 2020), ``macer`` (Zhai et al. 2020), ``smoothadv`` (Salman et al. 2019),
+``smoothmix`` (Jeong et al. 2021), ``adversarial`` (PGD training), ``mixing`` (adaptive smoothing's mixing network),
+``noisy`` (shared helpers).
 A new objective is one module here with an :class:`Objective` subclass, and one line in :data:`OBJECTIVES`
 (and in :data:`NOISE_OBJECTIVES` when its first argument is the training noise). docs/training.md has the formulas.
 """
