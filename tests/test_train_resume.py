@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner, Result
 from safetensors.torch import load_file
 
-import smoothcert.studies.audit as audit_study
+import smoothcert.studies.tradeoff as tradeoff_study
 import smoothcert.training.loop as loop
 from smoothcert.cli import main
 from smoothcert.training.state import state_paths
@@ -79,8 +79,8 @@ def test_ctrl_c_in_a_command_without_resume_does_not_suggest_it(tmp_path, monkey
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(audit_study, "run_part", interrupted)
-    result = invoke("audit", "hypotheses", "--out", tmp_path / "h")
+    monkeypatch.setattr(tradeoff_study, "run_disks_experiment", interrupted)
+    result = invoke("tradeoff", "disks", "--out", tmp_path / "d")
     assert result.exit_code == 130
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("smoothcert: interrupted; ")
