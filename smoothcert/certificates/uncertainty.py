@@ -17,16 +17,16 @@ radius                formula (bounds: one-sided Clopper–Pearson)             
 ``radius_ii``         σ Φ⁻¹(p̲₂), p̲₂ ≤ P(o ∈ {ĉ_A, ⊥}) at level α                  G ∈ {ĉ_A, ⊥}
 ``radius_cohen``      σ Φ⁻¹(p̲), p̲ ≤ P(f = ĉ) at level α (Cohen's CERTIFY)          g = ĉ (plain classifier)
 ``radius_i_top2``     σ/2 (Φ⁻¹(L₁) − Φ⁻¹(U_B)), U_B = min(max_{o≠ĉ_A} U_o, 1 − L₁)  G⁺ = ĉ_A
-``radius_ii_top2``    σ/2 (Φ⁻¹(max(L₁, L_⊥)) − Φ⁻¹(U_W)),                          G⁺ ∈ {ĉ_A, ⊥} (so also
-                      U_W = min(max_{c≠ĉ_A} U_c, 1 − L₁ − L_⊥)                      G ∈ {ĉ_A, ⊥})
+``radius_ii_top2``    σ/2 (Φ⁻¹(max(L₁, L_⊥, L_{A∪⊥}/2)) − Φ⁻¹(U_W)),                 G⁺ ∈ {ĉ_A, ⊥} (so also
+                      U_W = min(max_{c≠ĉ_A} U_c, 1 − max(L₁ + L_⊥, L_{A∪⊥}))        G ∈ {ĉ_A, ⊥})
 ``radius_filtered``   σ/2 (Φ⁻¹(L_A) − Φ⁻¹(U_B)) of :mod:`.filtered` (joint masses,   G_F = ĉ_A (the filtered
                       bounds at α/3, α/3, α/(3(C − 1)))                           classifier, never ⊥)
 ====================  ==========================================================  ==========================
 
 The first three each hold with probability ≥ 1 − α (individually, not jointly). The two top-2 radii share
-one family of C + 2 bounds (L₁, L_⊥ lower; U_⊥ and the C − 1 wrong classes' U_c upper), each at level
-α/(C + 2) (Bonferroni), so both hold together with probability ≥ 1 − α. A certificate that is not issued
-(its bound ≤ ½, or L ≤ U for the top-2 forms) has radius NaN. On every input R_ii ≥ R_i and
+one family of C + 3 bounds (L₁, L_⊥ and the pooled L_{A∪⊥} lower; U_⊥ and the C − 1 wrong classes' U_c
+upper), each at level α/(C + 3) (Bonferroni), so both hold together with probability ≥ 1 − α. A certificate
+that is not issued (its bound ≤ ½, or L ≤ U for the top-2 forms) has radius NaN. On every input R_ii ≥ R_i and
 R_ii_top2 ≥ R_i_top2; at τ = ∞ (no ⊥) R_i = R_ii = Cohen's radius. ``radius_filtered`` uses its own family
 of bounds, holding together with probability ≥ 1 − α, and certifies the filtered classifier
 G_F(x) = argmax_c P(o(x + ε) = c), which never answers ⊥.
@@ -163,19 +163,23 @@ def uncertainty_certificates(
         p_cohen = radius_cohen = np.full(b, np.nan)
         issued_cohen = np.zeros(b, dtype=bool)
 
-    # Top-2 variants: C + 2 simultaneous bounds (L₁, L_⊥, U_⊥, and U_c for the C − 1 wrong classes).
-    level = bonferroni(alpha, c + 2)
+    # Top-2 variants: C + 3 simultaneous bounds (L₁, L_⊥, the pooled L_{A∪⊥} on P(o ∈ {ĉ_A, ⊥}), U_⊥, and U_c
+    # for the C − 1 wrong classes).
+    level = bonferroni(alpha, c + 3)
     low_1 = clopper_pearson_lower(count_i, n, level)
     low_u = clopper_pearson_lower(count_uncertain, n, level)
+    low_pool = clopper_pearson_lower(count_ii, n, level)
     up_u = clopper_pearson_upper(count_uncertain, n, level)
     up_c = clopper_pearson_upper(est_c, n[:, None], level)
     up_c[rows, guess] = 0.0
     up_wrong = up_c.max(axis=1)
-    # 1 − L₁ bounds every other outcome and 1 − L₁ − L_⊥ every wrong class on the same event.
+    # 1 − L₁ bounds every other outcome on the same event.
     up_b = np.minimum(np.maximum(up_wrong, up_u), 1.0 - low_1)
     radius_i_top2 = np.where(low_1 > up_b, noise.certified_radius(low_1, up_b), np.nan)
-    low_ii = np.maximum(low_1, low_u)
-    up_w = np.minimum(up_wrong, 1.0 - low_1 - low_u)
+    # max(p_A, p_⊥) ≥ (p_A + p_⊥)/2 ≥ L_{A∪⊥}/2, tighter than L₁ or L_⊥ when ĉ_A and ⊥ share the mass; and each
+    # wrong class has p_c ≤ 1 − (p_A + p_⊥) ≤ 1 − max(L₁ + L_⊥, L_{A∪⊥}): one pooled bound beats a sum of two.
+    low_ii = np.maximum.reduce([low_1, low_u, 0.5 * low_pool])
+    up_w = np.minimum(up_wrong, 1.0 - np.maximum(low_1 + low_u, low_pool))
     radius_ii_top2 = np.where(low_ii > up_w, noise.certified_radius(low_ii, up_w), np.nan)
     radius_filtered = filtered_from_counts(guess, est_c, count_uncertain, alpha, noise).radius
 
