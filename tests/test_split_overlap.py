@@ -133,3 +133,16 @@ def test_an_old_checkpoint_without_split_is_warned_about_once(stem, tmp_path, mo
     assert first.stderr.count("does not record the split") == 1
     second = invoke("certify", "--checkpoint", old, *FAST, "--out", tmp_path / "b.tsv")
     assert second.exit_code == 0 and second.stderr == ""
+
+
+def test_the_audit_refuses_a_checkpoint_whose_training_inputs_it_would_audit(stem, tmp_path):
+    """The audit loads its checkpoints in its own study code; it checks the split as certify does: a split
+    whose test inputs were the model's training inputs is refused in one line, before the folder exists."""
+    out = tmp_path / "audit"
+    args = ["audit", "disparity", "--checkpoint", f"m={stem}.safetensors", "--dataset", "digits", "--sigmas",
+            "0.25", "--n0", "10", "--n", "20", "--max", "3", "--quiet", "--no-compile", "--batch-size", "64"]
+    refused = invoke(*args, "--data-seed", 1, "--out", out)
+    assert refused.exit_code == 2, refused.output
+    assert len(refused.stderr.splitlines()) == 1 and "training inputs" in refused.stderr
+    assert "--data-seed 0" in refused.stderr and not out.exists()
+    assert invoke(*args, "--out", out).exit_code == 0  # the model's own split passes

@@ -95,9 +95,15 @@ def train_models(config, data, out: Path, *, progress: bool = True,
     return models
 
 
-def load_models(checkpoints: Mapping[str, str | Path], data, device: str) -> dict[str, tuple[nn.Module, float]]:
+def load_models(checkpoints: Mapping[str, str | Path], data, device: str,
+                redraw=None) -> dict[str, tuple[nn.Module, float]]:
     """Given checkpoints (label → path) as key → (model in eval mode, training σ); a checkpoint made for other
-    inputs than ``data``'s raises InputError."""
+    inputs than ``data``'s raises InputError, and one whose training inputs are among ``data``'s test inputs
+    raises SplitOverlapError, as certify does (``redraw(seed, test_size)`` loads the data with the model's
+    split, to find the overlap; without it a differing split cannot be checked and passes)."""
+    from smoothcert.data import compare_split
+    from smoothcert.data.split import OVERLAP
+    from smoothcert.errors import SplitOverlapError
     from smoothcert.models import load_checkpoint
 
     models = {}
@@ -106,6 +112,10 @@ def load_models(checkpoints: Mapping[str, str | Path], data, device: str) -> dic
         if tuple(info.input_shape) != tuple(data.input_shape):
             raise InputError(f"checkpoint {label} ({path}) expects inputs {tuple(info.input_shape)}, "
                              f"but {data.name} has {tuple(data.input_shape)}")
+        check = compare_split(info.split, data, redraw)
+        if check.status == OVERLAP:
+            raise SplitOverlapError(f"checkpoint {label}: {check.message(data.name).split('; certify with')[0]}; "
+                                    f"audit with --data-seed {check.model_seed}")
         models[label] = (model, float(info.train_sigma))
     return models
 

@@ -96,7 +96,11 @@ def run_audit(config: AuditConfig, out: str | Path, *, checkpoints: Mapping[str,
             data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.data_seed)
             indices = select_indices(len(data.x_test), 1, config.max_inputs)
             if checkpoints:  # each checked on one input before the folder is touched
-                models = load_models(checkpoints, data, config.device)
+                def redraw(seed: int | None, test_size: int):  # the data with a checkpoint's own split
+                    return load_dataset(config.dataset, data_dir=config.data_dir, seed=seed or 0,
+                                        **({} if seed is None else {"test_size": test_size}))
+
+                models = load_models(checkpoints, data, config.device, redraw)
                 smooths, batch_size = smooth_models(models, data, config)
                 families = {label: [(s, label) for s in config.sigmas] for label in models}
             out.mkdir(parents=True, exist_ok=True)
