@@ -30,10 +30,10 @@ from ...training import (
     FitConfig,
     MixingObjective,
     TrainLog,
-    accuracy_hook,
     fit,
     new_zoo_model,
     state_stem_for,
+    train,
     zoo_checkpoint_info,
 )
 from ...validate import check_count
@@ -106,9 +106,9 @@ def adversarial_train(
             match), and it is rewritten after every epoch.
         progress: a progress bar; log: receives one line per epoch.
     """
-    cfg = config.validate()
-    return fit(model, cfg.objective(), x_train, y_train, cfg.fit_config(), evaluate=accuracy_hook(x_test, y_test),
-               state_stem=state, resume=True, progress=progress, log=log)
+    # The same run as any objective's: training.train takes any config with validate/objective/fit_config.
+    return train(model, x_train, y_train, config, x_test=x_test, y_test=y_test, state=state, progress=progress,
+                 log=log)
 
 
 def train_robust_model(
