@@ -19,6 +19,7 @@ from smoothcert.noise import GaussianNoise, LaplaceNoise, Noise
 from smoothcert.training import (
     NOISE_OBJECTIVES,
     OBJECTIVES,
+    CatRsObjective,
     ConsistencyObjective,
     FitConfig,
     MacerObjective,
@@ -203,6 +204,70 @@ def test_smoothmix_bounded_attack_stays_in_the_eps_ball():
     assert torch.allclose(start, torch.tensor([[0.4], [0.6]]))
 
 
+@pytest.mark.parametrize("lbd", [0.0, 1.5])
+def test_catrs_loss_is_bottom_k_ce_plus_lambda_worst_noise_kl_for_fully_accepted_inputs(lbd):
+    # Logits [2z, −2z] of a scalar input z: F_0(z) = σ(4z). x1 = 0.5 (label 0) has copies at 0.6, 0.7, both right:
+    # p̂ = 1, K = m = 2 whatever the draw, so it gets L_high. x2 = 0.5 (label 1) has copies at 0.4, 0.5, both
+    # wrong: p̂ = 0, K = 1 (the floor), so only its smaller CE counts, divided by m. A 1-coordinate noise keeps its
+    # mean and standard deviation only by staying put, so δ* = δ and L_high is the KL at the drawn copies.
+    noise = TableNoise([[0.1], [-0.1], [0.2], [0.0]])  # [c1 x1, c1 x2, c2 x1, c2 x2]
+    objective = CatRsObjective(noise, m=2, eps=0.3, steps=3, lbd=lbd)
+    model = linear([[2.0], [-2.0]]).train()
+    loss, terms = objective.loss(model, torch.tensor([[0.5], [0.5]]), torch.tensor([0, 1]), GEN, epoch=1)
+    low1 = (softplus(-4 * 0.6) + softplus(-4 * 0.7)) / 2
+    low2 = min(softplus(4 * 0.4), softplus(4 * 0.5)) / 2
+    p0 = (sig(4 * 0.6) + sig(4 * 0.7)) / 2
+    target = [p0, 1 - p0]
+    kls = [sum(t * math.log(t / q) for t, q in zip(target, [sig(4 * z), sig(-4 * z)], strict=True))
+           for z in (0.6, 0.7)]
+    assert terms["low"] == pytest.approx((low1 + low2) / 2, rel=1e-5)
+    assert terms["accepted"] == 0.5 and terms["train_accuracy"] == 0.5
+    assert terms["high"] == (pytest.approx(max(kls), rel=1e-4) if lbd else 0.0)
+    assert loss.item() == pytest.approx((low1 + lbd * max(kls) + low2) / 2, rel=1e-5)
+    assert noise.shapes == [(2, 2, 1)]  # one draw of m × B samples, shared by the search and the loss
+    assert model.training
+
+
+def test_catrs_bottom_k_follows_the_binomial_draw():
+    # One input right under 1 of its 2 copies: p̂ = ½, K ~ Binomial(2, ½) floored at 1, so L_low is the smaller CE
+    # / 2 (K = 1) or the mean CE (K = 2, and then L_high with λ = 0 adds nothing). Both occur over seeds, with the
+    # binomial frequencies.
+    noise = TableNoise([[0.1], [-0.9]])  # copies at 0.6 (right for label 0) and −0.4 (wrong)
+    objective = CatRsObjective(noise, m=2, lbd=0.0)
+    model = linear([[2.0], [-2.0]]).train()
+    small, big = softplus(-4 * 0.6), softplus(4 * 0.4)
+    seen = []
+    for seed in range(400):
+        loss, terms = objective.loss(model, torch.tensor([[0.5]]), torch.tensor([0]),
+                                     torch.Generator().manual_seed(seed), epoch=1)
+        k = 2 if terms["accepted"] else 1
+        assert loss.item() == pytest.approx(small / 2 if k == 1 else (small + big) / 2, rel=1e-5)
+        seen.append(k)
+    assert 0.19 < seen.count(2) / len(seen) < 0.31  # P(K = 2) = ¼; 400 draws: ± 5 standard deviations
+
+
+def test_catrs_worst_noise_raises_the_kl_and_keeps_each_samples_moments():
+    from smoothcert.training.objectives.catrs import worst_noise
+
+    torch.manual_seed(0)
+    model = nn.Linear(6, 3)
+    x = torch.rand(4, 6)
+    noise = 0.5 * torch.randn(2, 4, 6)
+    target = torch.softmax(model(x), 1).detach()
+
+    def kl(delta):
+        log_q = torch.log_softmax(model((x.unsqueeze(0) + delta).flatten(0, 1)), 1).view(2, 4, 3)
+        return (target * (target.log() - log_q)).sum(2)
+
+    adv = worst_noise(model, x, noise, target, eps=0.5, steps=4)
+    assert adv.shape == noise.shape
+    assert torch.allclose(adv.mean(2), noise.mean(2), atol=1e-5)
+    assert torch.allclose(adv.std(2), noise.std(2), atol=1e-5)
+    before, after = kl(noise).detach(), kl(adv).detach()
+    assert bool((after >= before - 1e-6).all()) and float(after.sum()) > 1.2 * float(before.sum())
+    assert not any(p.grad is not None for p in model.parameters())
+
+
 # --- settings, registry, factory ----------------------------------------------------------------------------
 
 def test_registry_and_factory():
@@ -225,6 +290,8 @@ def test_registry_and_factory():
     ("gaussian", {"lbd": 1.0}, "no options"), ("trades", {}, "unknown objective"),
     ("smoothmix", {"steps": 2, "mix_step": 2}, "mix_step must be < steps"), ("smoothmix", {"eps": 0.0}, "eps"),
     ("smoothmix", {"alpha": -1.0}, "alpha"), ("smoothmix", {"warmup": -1}, "warmup"),
+    ("catrs", {"eps": 0.0}, "eps"), ("catrs", {"steps": 0}, "steps"), ("catrs", {"lbd": -1.0}, "lbd"),
+    ("catrs", {"m": 0}, "m (num_noise_vec)"),
 ])
 def test_bad_settings_are_refused(method, options, fragment):
     with pytest.raises(InvalidArgumentError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
@@ -262,6 +329,7 @@ EXAMPLES = {
     "macer": lambda: MacerObjective(GaussianNoise(0.25), m=4, lbd=1.0, gamma=8.0, beta=16.0),
     "smoothadv": lambda: SmoothAdvObjective(GaussianNoise(0.25), eps=0.5, steps=2, m=2, warmup=0),
     "smoothmix": lambda: SmoothMixObjective(GaussianNoise(0.25), m=2, steps=2, alpha=0.5, eta=1.0, warmup=0),
+    "catrs": lambda: CatRsObjective(GaussianNoise(0.25), m=2, eps=0.5, steps=2, lbd=1.0),
 }
 
 
@@ -270,7 +338,12 @@ def test_training_reduces_the_loss(digits, method):
     model = small_net(digits)
     log = fit(model, EXAMPLES[method](), digits.x_train[:400], digits.y_train[:400],
               FitConfig(epochs=4, batch_size=100, lr=2e-2, seed=0), progress=False)
-    assert log.final["loss"] < 0.8 * log.epochs[0]["loss"]
+    # CAT-RS switches its worst-noise term on for more inputs as they become right under noise, so its total can
+    # stall while the model learns; its bottom-K cross-entropy must fall and its accuracy under noise rise.
+    term = "low" if method == "catrs" else "loss"
+    assert log.final[term] < 0.8 * log.epochs[0][term]
+    if method == "catrs":
+        assert log.final["train_accuracy"] > log.epochs[0]["train_accuracy"] + 0.3
     assert log.objective == EXAMPLES[method]().to_dict()
     assert not model.training
 
@@ -326,7 +399,19 @@ def test_cli_trains_with_smoothmix_and_records_its_options(tmp_path):
                                      "steps": 2, "alpha": 0.5, "eta": 2.0, "mix_step": 1, "eps": 1.5, "warmup": 0}
 
 
+def test_cli_trains_with_catrs_and_records_its_options(tmp_path):
+    stem = tmp_path / "model"
+    result = invoke("train", "--arch", "mlp", "--epochs", 1, "--objective", "catrs", "--num-noise-vec", 2,
+                    "--catrs-eps", 0.5, "--catrs-steps", 2, "--catrs-lambda", 0.5, "--out", stem, "--quiet")
+    assert result.exit_code == 0, (result.output, result.exception)
+    training = json.loads((tmp_path / "model.json").read_text())["training"]
+    assert training["objective"] == {"type": "catrs", "noise": GaussianNoise(0.25).to_dict(), "m": 2, "eps": 0.5,
+                                     "steps": 2, "lbd": 0.5}
+    assert [e["accepted"] for e in training["history"]][0] >= 0
+
+
 @pytest.mark.parametrize(("args", "fragment"), [
+    (["--objective", "catrs", "--smoothadv-eps", 1], "--smoothadv-eps is an option of --objective smoothadv"),
     (["--objective", "macer", "--consistency-lambda", 3], "--consistency-lambda is an option of --objective"),
     (["--stability-lambda", 1], "--stability-lambda is an option of --objective stability, not of --objective "
                                 "gaussian"),

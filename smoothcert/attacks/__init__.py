@@ -9,7 +9,7 @@ mixing network's α(x), and never accumulate into the model's parameters.
 from .apgd import apgd, checkpoints
 from .autoattack import AutoAttackConfig, art_available, autoattack
 from .losses import AttackLoss, ce_loss, dlr_from_logits, dlr_loss, loss_and_grad, resolve_loss
-from .norms import NORMS, ascent_direction, check_norm, flat_norm, per_sample_eps, project, random_start
+from .norms import NORMS, ascent_direction, check_norm, flat_norm, per_sample_eps, project, project_ball, random_start
 from .pgd import pgd
 from .smoothed import SoftSmoothed, smoothadv
 from .suite import METHODS, AttackConfig, AttackFn, predictions, worst_case_correct
@@ -37,6 +37,7 @@ __all__ = [
     "pgd",
     "predictions",
     "project",
+    "project_ball",
     "random_start",
     "resolve_loss",
     "smoothadv",

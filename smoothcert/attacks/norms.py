@@ -61,15 +61,25 @@ def project(x_adv: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, norm: str) 
     For ℓ∞ the result is the exact projection onto the intersection (both are boxes). For ℓ2, clipping to the
     box after the ball can only shorten δ, so the result stays in the ball (the usual PGD practice).
     """
-    delta = x_adv - x
+    return project_ball(x_adv, x, eps, norm).clamp(0.0, 1.0)
+
+
+def project_ball(v: torch.Tensor, center: torch.Tensor, eps: float | torch.Tensor, norm: str) -> torch.Tensor:
+    """Project v [N, ...] onto {center + δ : ‖δ‖ ≤ ε}, sample by sample, with no box: points inside stay.
+
+    ε: a float or one per sample [N]. For inputs, :func:`project` adds the [0, 1] box; the training objectives
+    that move noise or unclipped inputs (SmoothAdv, SmoothMix, CAT-RS) use this alone.
+    """
+    delta = v - center
+    e = torch.as_tensor(eps, dtype=v.dtype, device=v.device).expand(v.shape[0])
     if norm == "linf":
-        e = view_as_batch(eps, x)
+        e = view_as_batch(e, v)
         delta = torch.maximum(torch.minimum(delta, e), -e)
     else:
         length = delta.flatten(1).norm(dim=1)
-        scale = torch.where(length > eps, eps / length.clamp_min(1e-12), torch.ones_like(length))
-        delta = delta * view_as_batch(scale, x)
-    return (x + delta).clamp(0.0, 1.0)
+        scale = torch.where(length > e, e / length.clamp_min(1e-12), torch.ones_like(length))
+        delta = delta * view_as_batch(scale, v)
+    return center + delta
 
 
 def random_start(x: torch.Tensor, eps: torch.Tensor, norm: str, generator: torch.Generator | None) -> torch.Tensor:

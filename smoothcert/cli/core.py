@@ -21,7 +21,7 @@ from .common import (
 OBJECTIVE_FLAGS = ("num_noise_vec", "stability_lambda", "consistency_lambda", "consistency_eta", "macer_lambda",
                    "macer_gamma", "macer_beta", "macer_deferred", "smoothadv_eps", "smoothadv_steps",
                    "smoothadv_warmup", "smoothmix_eta", "smoothmix_steps", "smoothmix_alpha", "smoothmix_mix_step",
-                   "smoothmix_eps", "smoothmix_warmup")
+                   "smoothmix_eps", "smoothmix_warmup", "catrs_eps", "catrs_steps", "catrs_lambda")
 
 # --- commands ---------------------------------------------------------------------------------------------
 
@@ -36,11 +36,11 @@ OBJECTIVE_FLAGS = ("num_noise_vec", "stability_lambda", "consistency_lambda", "c
 @click.option("--scale", type=float, default=None,
               help="Training noise scale: σ for gaussian, λ for laplace and uniform (replaces --train-sigma).")
 @click.option("--objective", type=click.Choice(["gaussian", "stability", "consistency", "macer", "smoothadv",
-                                                "smoothmix"]),
+                                                "smoothmix", "catrs"]),
               default="gaussian", show_default=True,
               help="Training objective (docs/training.md); all but gaussian need noise (σ > 0).")
 @click.option("--num-noise-vec", type=int, default=None,
-              help="m, noise samples per input (consistency: 2, macer: 16, smoothadv: 4, smoothmix: 4).")
+              help="m, noise samples per input (consistency: 2, macer: 16, smoothadv: 4, smoothmix: 4, catrs: 4).")
 @click.option("--stability-lambda", type=float, default=None, help="λ of stability training [2].")
 @click.option("--consistency-lambda", type=float, default=None, help="λ, weight of the consistency KL term [10].")
 @click.option("--consistency-eta", type=float, default=None, help="η, weight of the entropy term [0.5].")
@@ -59,6 +59,10 @@ OBJECTIVE_FLAGS = ("num_noise_vec", "stability_lambda", "consistency_lambda", "c
 @click.option("--smoothmix-eps", type=float, default=None,
               help="ε, largest ℓ2 distance of SmoothMix's attack from the input [unbounded].")
 @click.option("--smoothmix-warmup", type=int, default=None, help="Epochs over which SmoothMix's term ramps in [10].")
+@click.option("--catrs-eps", type=float, default=None,
+              help="ε, ℓ2 radius of CAT-RS's worst-noise search around each noise sample [1.0].")
+@click.option("--catrs-steps", type=int, default=None, help="T, steps of CAT-RS's worst-noise search [4].")
+@click.option("--catrs-lambda", type=float, default=None, help="λ, weight of CAT-RS's worst-noise KL term [1].")
 @click.option("--epochs", type=int, default=30, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=3e-3, show_default=True)

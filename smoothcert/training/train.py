@@ -38,8 +38,8 @@ class TrainConfig:
         lr_gamma: multiply the learning rate by this after every epoch; 1 = constant.
         seed: seeds shuffling, noise and dropout.
         method: the objective, one of :data:`~smoothcert.training.objectives.NOISE_OBJECTIVES` ("gaussian":
-            noise augmentation; "stability", "consistency", "macer", "smoothadv", "smoothmix": docs/training.md);
-            all but "gaussian" need ``train_sigma`` > 0.
+            noise augmentation; "stability", "consistency", "macer", "smoothadv", "smoothmix", "catrs":
+            docs/training.md); all but "gaussian" need ``train_sigma`` > 0.
         method_options: the method's own settings (keyword arguments of its objective class, e.g.
             ``{"lbd": 10.0, "eta": 0.5, "m": 2}`` for consistency); its defaults otherwise.
     """

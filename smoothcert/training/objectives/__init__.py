@@ -2,8 +2,8 @@
 
 Modules: ``base`` (the protocol), ``gaussian`` (noise augmentation), ``stability`` (Li et al. 2019),
 ``consistency`` (Jeong & Shin 2020), ``macer`` (Zhai et al. 2020), ``smoothadv`` (Salman et al. 2019),
-``smoothmix`` (Jeong et al. 2021), ``adversarial`` (PGD training), ``mixing`` (adaptive smoothing's mixing network),
-``noisy`` (shared helpers).
+``smoothmix`` (Jeong et al. 2021), ``catrs`` (Jeong et al. 2023), ``adversarial`` (PGD training), ``mixing``
+(adaptive smoothing's mixing network), ``noisy`` (shared helpers).
 A new objective is one module here with an :class:`Objective` subclass, and one line in :data:`OBJECTIVES`
 (and in :data:`NOISE_OBJECTIVES` when its first argument is the training noise). docs/training.md has the formulas.
 """
@@ -12,6 +12,7 @@ from ...errors import InvalidArgumentError
 from ...noise import Noise
 from .adversarial import AdversarialObjective
 from .base import Objective
+from .catrs import CatRsObjective
 from .consistency import ConsistencyObjective
 from .gaussian import GaussianObjective
 from .macer import MacerObjective
@@ -30,10 +31,11 @@ OBJECTIVES: dict[str, type[Objective]] = {
     "macer": MacerObjective,
     "smoothadv": SmoothAdvObjective,
     "smoothmix": SmoothMixObjective,
+    "catrs": CatRsObjective,
 }
 
 #: The objectives of base classifiers for smoothing: built as ``cls(noise, **options)``.
-NOISE_OBJECTIVES = ("gaussian", "stability", "consistency", "macer", "smoothadv", "smoothmix")
+NOISE_OBJECTIVES = ("gaussian", "stability", "consistency", "macer", "smoothadv", "smoothmix", "catrs")
 
 
 #: Each objective's command-line options (as parameter names: ``--consistency-lambda`` is
@@ -49,6 +51,7 @@ OPTION_FLAGS: dict[str, dict[str, str]] = {
     "smoothmix": {"num_noise_vec": "m", "smoothmix_eta": "eta", "smoothmix_steps": "steps",
                   "smoothmix_alpha": "alpha", "smoothmix_mix_step": "mix_step", "smoothmix_eps": "eps",
                   "smoothmix_warmup": "warmup"},
+    "catrs": {"num_noise_vec": "m", "catrs_eps": "eps", "catrs_steps": "steps", "catrs_lambda": "lbd"},
 }
 
 
@@ -94,6 +97,7 @@ __all__ = [
     "OBJECTIVES",
     "OPTION_FLAGS",
     "AdversarialObjective",
+    "CatRsObjective",
     "ConsistencyObjective",
     "GaussianObjective",
     "MacerObjective",

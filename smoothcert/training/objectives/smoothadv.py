@@ -21,15 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...attacks.norms import ascent_direction, project_ball
 from ...noise import Noise
 from ...validate import check_count, check_int, check_positive
 from .base import Objective
 from .noisy import check_copies, check_noise
-
-
-def _per_input(v: torch.Tensor) -> torch.Tensor:
-    """ℓ2 norm of each row of v [B, ...], shaped [B, 1, …] for broadcasting."""
-    return v.flatten(1).norm(dim=1).view(-1, *([1] * (v.dim() - 1)))
 
 
 def smooth_pgd_l2(model: nn.Module, x: torch.Tensor, y: torch.Tensor, noise: torch.Tensor, eps: float,
@@ -45,9 +41,7 @@ def smooth_pgd_l2(model: nn.Module, x: torch.Tensor, y: torch.Tensor, noise: tor
         loss = F.nll_loss(soft.clamp_min(1e-10).log(), y)
         (grad,) = torch.autograd.grad(loss, adv)
         with torch.no_grad():
-            adv = adv + step * grad / _per_input(grad).clamp_min(1e-12)
-            delta = adv - x
-            adv = x + delta * (eps / _per_input(delta).clamp_min(eps))  # project onto the ε-ball
+            adv = project_ball(adv + step * ascent_direction(grad, "l2"), x, eps, "l2")
     return adv.detach()
 
 

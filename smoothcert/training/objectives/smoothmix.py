@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...attacks.norms import ascent_direction, project_ball
 from ...errors import InvalidArgumentError
 from ...noise import Noise
 from ...validate import check_count, check_int, check_positive
@@ -34,17 +35,6 @@ from .noisy import check_copies, check_noise
 
 #: Floor of probabilities inside logarithms.
 TINY = 1e-20
-
-
-def _norms(v: torch.Tensor) -> torch.Tensor:
-    """ℓ2 norm of each row of v [B, ...], shaped [B, 1, …] for broadcasting."""
-    return v.flatten(1).norm(dim=1).view(-1, *([1] * (v.dim() - 1)))
-
-
-def _project(v: torch.Tensor, x: torch.Tensor, radius: float) -> torch.Tensor:
-    """v moved onto the ℓ2 ball of ``radius`` around x, row by row (rows inside stay)."""
-    delta = v - x
-    return x + delta * (radius / _norms(delta).clamp_min(1e-12)).clamp_max(1.0)
 
 
 def smoothmix_pgd_l2(model: nn.Module, x: torch.Tensor, y: torch.Tensor, noise: torch.Tensor, alpha: float,
@@ -66,9 +56,9 @@ def smoothmix_pgd_l2(model: nn.Module, x: torch.Tensor, y: torch.Tensor, noise: 
         loss = F.nll_loss(soft.clamp_min(TINY).log(), y, reduction="sum")
         (grad,) = torch.autograd.grad(loss, adv)
         with torch.no_grad():
-            adv = adv + alpha * grad / _norms(grad).clamp_min(1e-12)
+            adv = adv + alpha * ascent_direction(grad, "l2")
             if eps is not None:
-                adv = _project(adv, x, eps)
+                adv = project_ball(adv, x, eps, "l2")
     return start.detach(), adv.detach()
 
 
@@ -129,7 +119,7 @@ class SmoothMixObjective(Objective):
         start, adv = smoothmix_pgd_l2(model, x, y, noise, self.alpha, self.steps, self.mix_step, self.eps)
         model.train()
         if self.mix_step > 0:
-            start = _project(start, x, self.alpha * self.mix_step * w)
+            start = project_ball(start, x, self.alpha * self.mix_step * w, "l2")
         logits = model((x.unsqueeze(0) + noise).flatten(0, 1))  # [m·B, C]
         ce = F.cross_entropy(logits, y.repeat(self.m))
         mean = F.softmax(logits, 1).view(self.m, b, -1).mean(0)  # F̂(x) [B, C]
