@@ -2,7 +2,8 @@
 measurements that judge it (FLOPs per sample, the machine's matrix-multiply rate).
 
 The engine's speed on CPU comes from channels-last layout, torch.compile with frozen weights, a batch size
-measured for the model and machine, and optionally bf16 autocast; docs/benchmarks.md has the figures.
+measured for the model and machine, and optionally bf16 autocast or an int8 model (PyTorch's static quantization
+for x86); docs/benchmarks.md has the figures.
 """
 
 from __future__ import annotations
@@ -16,8 +17,13 @@ from torch import nn
 
 from .errors import InvalidArgumentError
 
-#: Precisions the engine can sample in; "bf16" runs the model under bfloat16 autocast.
-PRECISIONS = ("fp32", "bf16")
+#: Precisions the engine can sample in; "bf16" runs the model under bfloat16 autocast, "int8" runs its statically
+#: quantized copy (:func:`quantize_int8`).
+PRECISIONS = ("fp32", "bf16", "int8")
+
+#: Noisy copies per calibration input, and the calibration inputs used, for int8 (:func:`calibration_inputs`).
+CALIBRATION_COPIES = 4
+CALIBRATION_INPUTS = 256
 
 #: Graphs torch.compile may keep per code object. Its default (8) is reached by a process that compiles a few
 #: models at a few batch sizes (a σ grid, batch-size tuning), after which it silently runs eager.
@@ -54,15 +60,19 @@ class EngineModel(nn.Module):
     """
 
     def __init__(self, model: nn.Module, precision: str = "fp32", compile: bool = False,
-                 channels_last: bool = True) -> None:
+                 channels_last: bool = True, quantized: nn.Module | None = None) -> None:
         super().__init__()
         if precision not in PRECISIONS:
             raise InvalidArgumentError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if (precision == "int8") != (quantized is not None):
+            raise InvalidArgumentError("precision int8 runs a quantized model (quantize_int8), and only it")
         self.model = model
         self.precision = precision
         self.compile = bool(compile)
-        self.channels_last = bool(channels_last)
-        self._inner: nn.Module = AutocastModel(model) if precision == "bf16" else model
+        # Quantized convolutions pick their own layout; channels-last applies to float models.
+        self.channels_last = bool(channels_last) and quantized is None
+        self._inner: nn.Module = (AutocastModel(model) if precision == "bf16" else
+                                  quantized if quantized is not None else model)
         self._prepared = False
         self._compiled = None
         self._working = False  # set after the first successful compiled call
@@ -99,9 +109,66 @@ class EngineModel(nn.Module):
 
 
 def engine_model(model: nn.Module, precision: str = "fp32", compile: bool = False,
-                 channels_last: bool = True) -> EngineModel:
+                 channels_last: bool = True, quantized: nn.Module | None = None) -> EngineModel:
     """The module the sampling engine calls (see :class:`EngineModel`)."""
-    return EngineModel(model, precision, compile, channels_last)
+    return EngineModel(model, precision, compile, channels_last, quantized)
+
+
+def _own_leaves(model: nn.Module) -> list[type]:
+    """Classes of the model's leaf modules defined outside PyTorch (e.g. a normalization layer): kept in float
+    and out of tracing, since quantization has no rule for them."""
+    return sorted({type(m) for m in model.modules() if m is not model and not any(m.children())
+                   and not type(m).__module__.startswith("torch.")}, key=lambda c: c.__qualname__)
+
+
+def quantize_int8(model: nn.Module, calibration: torch.Tensor, batch_size: int = 256) -> nn.Module:
+    """An int8 copy of ``model``: PyTorch's FX static post-training quantization for x86 (per-channel int8
+    weights, uint8 activations with observed ranges), calibrated on ``calibration`` [N, *input_shape].
+
+    Convolutions, linear layers and ReLUs run in int8; leaf modules defined outside PyTorch (a normalization
+    layer) stay in float32 between a dequantize and a quantize. The result is a different function from
+    ``model``, close to it; certificates made with it are certificates of the int8 model. CPU only. Raises
+    InvalidArgumentError, in one line, when torch.fx cannot trace the model. Deterministic: the same model and
+    calibration give the same int8 model (workers of a cluster rebuild it identically).
+    """
+    import copy
+
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    if calibration.device.type != "cpu" or any(p.device.type != "cpu" for p in model.parameters()):
+        raise InvalidArgumentError("precision int8 runs on the CPU only (PyTorch's x86 quantized kernels)")
+    if len(calibration) == 0:
+        raise InvalidArgumentError("precision int8 needs calibration inputs, got none")
+    torch.backends.quantized.engine = "x86"
+    own = _own_leaves(model)
+    mapping = get_default_qconfig_mapping("x86")
+    for cls in own:
+        mapping = mapping.set_object_type(cls, None)
+    float_model = copy.deepcopy(model).eval().float()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices, once per call
+        try:
+            prepared = prepare_fx(float_model, mapping, (calibration[:1],),
+                                  prepare_custom_config=PrepareCustomConfig().set_non_traceable_module_classes(own))
+        except Exception as err:  # torch.fx raises many types for code it cannot trace
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise InvalidArgumentError(f"precision int8 needs a model torch.fx can trace: {first}") from None
+        with torch.inference_mode():
+            for start in range(0, len(calibration), batch_size):
+                prepared(calibration[start : start + batch_size])
+        return convert_fx(prepared).eval()
+
+
+def calibration_inputs(x: torch.Tensor, noise, count: int = CALIBRATION_INPUTS,
+                       copies: int = CALIBRATION_COPIES, seed: int = 0) -> torch.Tensor:
+    """Inputs to calibrate an int8 model on: ``copies`` noisy copies (``noise``, a
+    :class:`~smoothcert.noise.Noise`) of the first ``count`` rows of ``x`` [N, *input_shape] (training inputs:
+    the engine only ever sees noisy inputs, so their activation ranges are the ones to cover). Seeded."""
+    base = torch.as_tensor(x[:count], dtype=torch.float32)
+    repeated = base.repeat(copies, *([1] * (base.dim() - 1)))
+    return repeated + noise.sample_(torch.empty_like(repeated), torch.Generator().manual_seed(seed))
 
 
 def flops_per_sample(model: nn.Module, input_shape: tuple[int, ...], device: torch.device | str = "cpu") -> int:

@@ -16,13 +16,18 @@ import torch
 from torch import nn
 
 from . import sampling
-from .accelerate import EngineModel, tune_batch_size
+from .accelerate import EngineModel, quantize_int8, tune_batch_size
 from .errors import InputError, InvalidArgumentError
 from .noise import Noise
 from .sampling import NoisyBatch, OutcomeMap
 from .validate import check_count
 
-__all__ = ["Engine"]
+__all__ = ["BASE_CLASSIFIERS", "Engine"]
+
+#: What the base classifier is at each precision, as manifests record it.
+BASE_CLASSIFIERS = {"fp32": "the model in float32", "bf16": "the model under bfloat16 autocast",
+                    "int8": "the model quantized to int8 (PyTorch x86 static quantization, calibrated on noisy "
+                            "training inputs)"}
 
 
 class Engine:
@@ -32,17 +37,21 @@ class Engine:
         model: network mapping [N, *input_shape] floats in input space to logits [N, C]; switched to eval
             mode. Normalization belongs inside it, so noise scales and radii are in input space.
         device: where to sample; default the model's device.
-        precision: "fp32", or "bf16" to run under bfloat16 autocast (the base classifier is then the bf16
-            model, and certificates are certificates of that model).
+        precision: "fp32"; "bf16" to run under bfloat16 autocast; or "int8" to run a statically quantized copy
+            of the model (:func:`~smoothcert.accelerate.quantize_int8`, CPU only). With bf16 or int8 the base
+            classifier is that model, and certificates are certificates of it.
         compile: run the forward passes through ``torch.compile`` (a few seconds once, then faster; the same
             function up to float rounding).
         batch_size: noisy copies per forward pass (several inputs share a pass), or "auto": measured once per
             input shape for this model, precision and machine. Results do not depend on it: each input's
             noise is drawn in fixed blocks (:mod:`smoothcert.sampling`).
+        calibration: with int8, the inputs [N, *input_shape] its activation ranges are observed on (noisy
+            training inputs: :func:`~smoothcert.accelerate.calibration_inputs`); required then, refused otherwise.
     """
 
     def __init__(self, model: nn.Module, *, device: torch.device | str | None = None, precision: str = "fp32",
-                 compile: bool = False, batch_size: int | str = "auto") -> None:
+                 compile: bool = False, batch_size: int | str = "auto",
+                 calibration: torch.Tensor | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise InvalidArgumentError(f"the base model must be a torch.nn.Module, got {type(model).__name__}")
         self._batch_size: int | str = "auto" if batch_size == "auto" else check_count("batch_size", batch_size)
@@ -50,7 +59,12 @@ class Engine:
         self.device = torch.device(device) if device is not None else sampling.model_device(model)
         self.precision = precision
         self.compile = bool(compile)
-        self._module = EngineModel(self.model, precision, self.compile)  # checks the precision
+        if (precision == "int8") != (calibration is not None):
+            raise InvalidArgumentError("precision int8 needs calibration inputs (noisy training inputs: "
+                                       "smoothcert.accelerate.calibration_inputs), and only it takes them")
+        self.calibration = None if calibration is None else torch.as_tensor(calibration, dtype=torch.float32)
+        quantized = None if self.calibration is None else quantize_int8(self.model, self.calibration)
+        self._module = EngineModel(self.model, precision, self.compile, quantized=quantized)  # checks the precision
         self._tuned: dict[tuple[int, ...], int] = {}
 
     # --- settings ---------------------------------------------------------------------------------------
@@ -73,9 +87,11 @@ class Engine:
 
     def info(self) -> dict:
         """How the samples are drawn, for manifests: batch size, compilation, precision, the base classifier."""
-        return {"batch_size": self.batch_size, "compile": self.compile, "precision": self.precision,
-                "base_classifier": "the model under bfloat16 autocast" if self.precision == "bf16"
-                else "the model in float32", "device": str(self.device)}
+        info = {"batch_size": self.batch_size, "compile": self.compile, "precision": self.precision,
+                "base_classifier": BASE_CLASSIFIERS[self.precision], "device": str(self.device)}
+        if self.calibration is not None:
+            info["calibration_inputs"] = len(self.calibration)
+        return info
 
     # --- inputs and the model -----------------------------------------------------------------------------
 

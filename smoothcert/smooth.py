@@ -57,7 +57,8 @@ class Smooth:
         seed: run seed; with the input index it fixes every noise sample (see :mod:`smoothcert.sampling`).
         outcome_map: logits → outcome ids; default argmax over the C classes. Outcomes past C (⊥) count
             towards n but are no class.
-        batch_size, device, compile, precision: engine options (see :class:`~smoothcert.engine.Engine`).
+        batch_size, device, compile, precision, calibration: engine options (see
+            :class:`~smoothcert.engine.Engine`).
 
     The attributes are read-only; build another Smooth (``with_noise``, ``replace``) to change one.
     """
@@ -77,6 +78,7 @@ class Smooth:
         device: torch.device | str | None = None,
         compile: bool = False,
         precision: str = "fp32",
+        calibration: torch.Tensor | None = None,
     ) -> None:
         num_classes = check_num_classes(num_classes)
         if noise is None:
@@ -84,12 +86,13 @@ class Smooth:
                 raise InvalidArgumentError("give sigma (the noise level) or a noise distribution")
             noise = GaussianNoise(sigma)
         if isinstance(base, Engine):
-            if (batch_size, device, compile, precision) != ("auto", None, False, "fp32"):
-                raise InvalidArgumentError("engine options (batch_size, device, compile, precision) belong to the "
-                                           "Engine when one is passed")
+            if (batch_size, device, compile, precision) != ("auto", None, False, "fp32") or calibration is not None:
+                raise InvalidArgumentError("engine options (batch_size, device, compile, precision, calibration) "
+                                           "belong to the Engine when one is passed")
             engine = base
         else:
-            engine = Engine(base, device=device, precision=precision, compile=compile, batch_size=batch_size)
+            engine = Engine(base, device=device, precision=precision, compile=compile, batch_size=batch_size,
+                            calibration=calibration)
         outcome_map = outcome_map or sampling.ArgmaxOutcome(num_classes)
         if outcome_map.num_outcomes < num_classes:
             raise InvalidArgumentError(f"the outcome map has {outcome_map.num_outcomes} outcomes, fewer than the "

@@ -219,8 +219,9 @@ def smoothing_options(f, *, sigma_required: bool = True):
     f = click.option("--batch-size", default="auto", show_default=True,
                      help="Noisy copies per forward pass, or 'auto': the fastest for this model and machine, "
                           "measured before the run (compiled models compile once per size tried).")(f)
-    f = click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
-                     help="bf16: sample under bfloat16 autocast (the base classifier is then the bf16 model).")(f)
+    f = click.option("--precision", type=click.Choice(["fp32", "bf16", "int8"]), default="fp32", show_default=True,
+                     help="bf16: sample under bfloat16 autocast; int8: with the model quantized to int8, calibrated "
+                          "on noisy training inputs (CPU). The base classifier is then that model.")(f)
     f = click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")(f)
     f = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")(f)
     f = click.option("--threads", type=int, default=None,
@@ -418,6 +419,18 @@ def build_noise(opts: dict, input_shape) -> tuple:
     return noise, recorded
 
 
+def int8_calibration(precision: str, data, noise):
+    """With ``--precision int8``, the calibration inputs: noisy copies of the data set's first training inputs
+    (with the smoothing noise); None otherwise. Raises InvalidArgumentError when there are no training inputs."""
+    if precision != "int8":
+        return None
+    from ..accelerate import calibration_inputs
+
+    if data.x_train is None or len(data.x_train) == 0:
+        raise InvalidArgumentError(f"--precision int8 calibrates on training inputs, and {data.name} has none here")
+    return calibration_inputs(data.x_train, noise)
+
+
 def run_smoothed(kind: str, opts: dict) -> None:
     from ..certificates.sequential import SequentialConfig
     from ..models.checkpoint import asdict_info
@@ -431,7 +444,8 @@ def run_smoothed(kind: str, opts: dict) -> None:
     model, info, data, num_classes, split_check = load_model_and_data(opts, device)
     noise, noise_arguments = build_noise(opts, data.input_shape)
     smooth = Smooth(model, num_classes, noise=noise, batch_size=parse_batch_size(opts["batch_size"]),
-                    seed=opts["seed"], device=device, compile=opts["compile_model"], precision=opts["precision"])
+                    seed=opts["seed"], device=device, compile=opts["compile_model"], precision=opts["precision"],
+                    calibration=int8_calibration(opts["precision"], data, noise))
     indices = select_indices(len(data.x_test), opts["skip"], opts["max_inputs"])
     arguments = {k: v for k, v in opts.items() if k not in NOT_RESULT_OPTIONS} | noise_arguments
     context = {"device": str(device), "dataset": {"name": data.name, "split_note": data.split_note,
