@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine import loop_certify
 
 from smoothcert import Smooth
-from smoothcert.accelerate import flops_per_sample, matmul_rate
+from smoothcert.accelerate import flops_per_sample, gemm_rate
 from smoothcert.analysis import average_certified_radius, certified_accuracy, read_results
 from smoothcert.certificates.sequential import SequentialConfig
 from smoothcert.data import load_mnist
@@ -146,7 +146,7 @@ def engine_part(args, data, model):
     n = args.engine_n
     samples = len(x) * (100 + n)
     flops = flops_per_sample(model, data.input_shape)
-    peak = {"fp32": matmul_rate(torch.float32), "bf16": matmul_rate(torch.bfloat16)}
+    peak = {"fp32": gemm_rate("fp32"), "bf16": gemm_rate("bf16")}
     t0 = time.perf_counter()
     loop_certify(model, x, 10, args.sigma, 100, n, 0.001, 1000)
     loop_rate = samples / (time.perf_counter() - t0)

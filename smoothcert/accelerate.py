@@ -66,6 +66,9 @@ class EngineModel(nn.Module):
             raise InvalidArgumentError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if (precision == "int8") != (quantized is not None):
             raise InvalidArgumentError("precision int8 runs a quantized model (quantize_int8), and only it")
+        if quantized is not None and compile:
+            # torch 2.13's inductor crashes the process (SIGSEGV) on FX-quantized graphs: refuse, never try.
+            raise InvalidArgumentError("precision int8 runs eager: --compile is not available with it")
         self.model = model
         self.precision = precision
         self.compile = bool(compile)
@@ -180,25 +183,61 @@ def flops_per_sample(model: nn.Module, input_shape: tuple[int, ...], device: tor
     return int(counter.get_total_flops())
 
 
-def matmul_rate(dtype: torch.dtype = torch.float32, size: int = 1024, seconds: float = 1.0,
-                device: torch.device | str = "cpu") -> float:
-    """Measured dense matrix-multiply rate in FLOP/s for ``dtype`` on ``device`` (the roofline's ceiling).
-
-    The best of several timed windows, so a moment of interference from other processes does not lower it.
-    """
-    a = torch.randn(size, size, device=device).to(dtype)
-    b = torch.randn(size, size, device=device).to(dtype)
-    a @ b  # warm-up
+def _best_rate(step, work: float, seconds: float, device: torch.device | str) -> float:
+    """``work`` / (seconds per call of ``step``), the best of four timed windows (a moment of interference from
+    other processes does not lower it)."""
+    step()  # warm-up
     best = 0.0
     for _ in range(4):
         reps, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds / 4 or reps < 2:
-            a @ b
+            step()
             reps += 1
         if torch.device(device).type == "cuda":
             torch.cuda.synchronize()
-        best = max(best, 2 * size**3 * reps / (time.perf_counter() - start))
+        best = max(best, work * reps / (time.perf_counter() - start))
     return best
+
+
+def matmul_rate(dtype: torch.dtype = torch.float32, size: int = 1024, seconds: float = 1.0,
+                device: torch.device | str = "cpu") -> float:
+    """Measured dense matrix-multiply (``torch.mm``) rate in FLOP/s for ``dtype`` on ``device``."""
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    return _best_rate(lambda: a @ b, 2 * size**3, seconds, device)
+
+
+@torch.inference_mode()
+def gemm_rate(precision: str = "fp32", seconds: float = 1.0, device: torch.device | str = "cpu",
+              channels: int = 512, side: int = 32) -> float:
+    """The engine's roofline for ``precision``: the best dense-multiply rate this machine's libraries reach, in
+    FLOP/s (int8: operations/s, multiply and add counted apart as for floats).
+
+    Two GEMMs of the same size are timed and the faster kept: ``torch.mm`` (BLAS) and a 1×1 convolution over a
+    channels-last image ([1, C, S, S] with C×C weights: an (S²×C)·(C×C) GEMM inside oneDNN, the library that
+    runs the engine's convolutions). They differ by 2× on some CPUs: on an AMD EPYC, MKL's fp32 ``torch.mm``
+    takes an AVX2 path while oneDNN uses AVX-512 (docs/benchmarks.md). For int8 the convolution is the int8
+    model of it (:func:`quantize_int8`) and ``torch._int_mm`` (int8 × int8 → int32) where it exists; bf16 and fp32
+    take ``torch.mm`` at 1024².
+    """
+    if precision not in PRECISIONS:
+        raise InvalidArgumentError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    conv = nn.Conv2d(channels, channels, 1, bias=False).to(device).eval()
+    x = torch.randn(1, channels, side, side, device=device).contiguous(memory_format=torch.channels_last)
+    work = 2 * channels * channels * side * side
+    if precision == "int8":
+        quantized = quantize_int8(nn.Sequential(conv), torch.randn(4, channels, side, side))
+        rate = _best_rate(lambda: quantized(x), work, seconds / 2, device)
+        a = torch.randint(-64, 64, (1024, 1024), dtype=torch.int8)
+        try:  # int8 × int8 → int32 matmul, where this build has a CPU kernel for it
+            return max(rate, _best_rate(lambda: torch._int_mm(a, a), 2 * 1024**3, seconds / 2, device))
+        except (RuntimeError, AttributeError):
+            return rate
+    dtype = torch.float32 if precision == "fp32" else torch.bfloat16
+    conv = conv.to(dtype=dtype, memory_format=torch.channels_last)
+    xd = x.to(dtype)
+    return max(_best_rate(lambda: conv(xd), work, seconds / 2, device),
+               matmul_rate(dtype, 1024, seconds / 2, device))
 
 
 #: Batch sizes tried by :func:`tune_batch_size`, smallest first. On a CPU the best is often small (the

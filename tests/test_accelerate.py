@@ -1,3 +1,4 @@
+import math
 import time
 
 import numpy as np
@@ -6,7 +7,14 @@ import torch
 from torch import nn
 
 from smoothcert import InvalidArgumentError, Smooth, sampling
-from smoothcert.accelerate import AutocastModel, engine_model, flops_per_sample, matmul_rate, tune_batch_size
+from smoothcert.accelerate import (
+    AutocastModel,
+    engine_model,
+    flops_per_sample,
+    gemm_rate,
+    matmul_rate,
+    tune_batch_size,
+)
 from smoothcert.noise import GaussianNoise
 
 
@@ -33,6 +41,14 @@ def test_unknown_precision():
 
 def test_matmul_rate_is_a_measurement():
     assert matmul_rate(size=128, seconds=0.01) > 0
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "int8"])
+def test_gemm_rate_is_a_measurement_for_each_precision(precision):
+    rate = gemm_rate(precision, seconds=0.02, channels=64, side=8)
+    assert rate > 0 and math.isfinite(rate)
+    with pytest.raises(InvalidArgumentError, match="precision"):
+        gemm_rate("fp8")
 
 
 class PacedModel(nn.Module):

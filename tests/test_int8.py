@@ -67,6 +67,8 @@ def test_int8_needs_calibration_and_a_traceable_model(trained):
     model, data = trained
     with pytest.raises(InvalidArgumentError, match="needs calibration inputs"):
         Engine(model, precision="int8")
+    with pytest.raises(InvalidArgumentError, match="--compile is not available"):
+        Engine(model, precision="int8", compile=True, calibration=data.x_train[:4])
     with pytest.raises(InvalidArgumentError, match="only it takes them"):
         Engine(model, precision="fp32", calibration=data.x_train[:4])
 
