@@ -97,12 +97,30 @@ class EngineModel(nn.Module):
         self._working = True
         return out
 
+    def configure(self, *, channels_last: bool | None = None, compile: bool | None = None) -> None:
+        """Change the layout or the compilation (the engine's tuning tries both); applied at the next call."""
+        if channels_last is not None:
+            self.channels_last = bool(channels_last) and self.precision != "int8"
+        if compile is not None:
+            if compile and self.precision == "int8":
+                raise InvalidArgumentError("precision int8 runs eager: --compile is not available with it")
+            self.compile = bool(compile)
+        self._prepared, self._compiled, self._working = False, None, False
+
+    @property
+    def compiled(self) -> bool:
+        """Whether calls go through the compiled model (False before the first call and after a fallback)."""
+        return self._compiled is not None
+
     def _prepare(self, x: torch.Tensor) -> None:
-        # Layout changes happen here, outside any compiled code, once.
-        if self.channels_last and x.dim() == 4 and (x.device.type == "cpu" or self.precision == "bf16"):
-            # Outside inference mode: parameters made there could never be trained again.
-            with torch.inference_mode(False), torch.no_grad():
+        # Layout changes happen here, outside any compiled code, once per configuration.
+        wanted = self.channels_last and x.dim() == 4 and (x.device.type == "cpu" or self.precision == "bf16")
+        # Outside inference mode: parameters made there could never be trained again.
+        with torch.inference_mode(False), torch.no_grad():
+            if wanted:
                 self.model.to(memory_format=torch.channels_last)
+            elif x.dim() == 4:
+                self.model.to(memory_format=torch.contiguous_format)
         if self.compile:
             config = torch._dynamo.config
             name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
@@ -246,37 +264,52 @@ BATCH_CANDIDATES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 
 @torch.inference_mode()
-def tune_batch_size(model: nn.Module, input_shape: tuple[int, ...], device: torch.device | str = "cpu",
-                    candidates: tuple[int, ...] = BATCH_CANDIDATES, seconds: float = 0.05,
-                    patience: int = 2) -> int:
-    """The candidate batch size with the most samples per second for ``model`` on this machine, measured now.
+def batch_rate(model: nn.Module, input_shape: tuple[int, ...], size: int, device: torch.device | str = "cpu",
+               seconds: float = 0.05) -> float:
+    """Samples per second of ``model`` on batches of ``size`` random inputs, measured now: one warm-up call
+    (compilation, allocator, oneDNN primitive cache), then the fastest of calls over at least ``seconds`` and
+    three calls. Raises torch.cuda.OutOfMemoryError when the batch does not fit."""
+    batch = torch.rand((size, *input_shape), device=device)
+    model(batch)
+    fastest, spent, reps = math.inf, 0.0, 0
+    while spent < seconds or reps < 3:
+        start = time.perf_counter()
+        model(batch)
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - start
+        fastest, spent, reps = min(fastest, elapsed), spent + elapsed, reps + 1
+    return size / fastest
+
+
+def tune_batch(model: nn.Module, input_shape: tuple[int, ...], device: torch.device | str = "cpu",
+               candidates: tuple[int, ...] = BATCH_CANDIDATES, seconds: float = 0.05,
+               patience: int = 2) -> tuple[int, float]:
+    """(batch size, samples/s): the candidate with the most samples per second for ``model`` here, measured now.
 
     Pass the module the engine will call (an :class:`EngineModel`), so layout, precision and compilation are
-    those of the real run; a compiled model compiles once per candidate. Each candidate is timed for at least
-    ``seconds`` and three calls, taking the fastest call. The search stops after ``patience`` candidates in a
-    row slower than the best so far (throughput rises with batch size to a peak, then falls).
+    those of the real run; a compiled model compiles once per candidate. Each candidate is timed by
+    :func:`batch_rate`. The search stops after ``patience`` candidates in a row slower than the best so far
+    (throughput rises with batch size to a peak, then falls).
     """
     best, best_rate, worse = candidates[0], 0.0, 0
     for size in candidates:
-        batch = torch.rand((size, *input_shape), device=device)
         try:
-            model(batch)  # warm-up: compilation, allocator, oneDNN primitive cache
+            rate = batch_rate(model, input_shape, size, device, seconds)
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
             break
-        fastest, spent, reps = math.inf, 0.0, 0
-        while spent < seconds or reps < 3:
-            start = time.perf_counter()
-            model(batch)
-            if torch.device(device).type == "cuda":
-                torch.cuda.synchronize()
-            elapsed = time.perf_counter() - start
-            fastest, spent, reps = min(fastest, elapsed), spent + elapsed, reps + 1
-        rate = size / fastest
         if rate > best_rate:
             best, best_rate, worse = size, rate, 0
         else:
             worse += 1
             if worse >= patience:
                 break
-    return best
+    return best, best_rate
+
+
+def tune_batch_size(model: nn.Module, input_shape: tuple[int, ...], device: torch.device | str = "cpu",
+                    candidates: tuple[int, ...] = BATCH_CANDIDATES, seconds: float = 0.05,
+                    patience: int = 2) -> int:
+    """The batch size of :func:`tune_batch`."""
+    return tune_batch(model, input_shape, device, candidates, seconds, patience)[0]

@@ -9,6 +9,7 @@ counting outcomes for certificates and scoring uncertainty are the same computat
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -16,13 +17,21 @@ import torch
 from torch import nn
 
 from . import sampling
-from .accelerate import EngineModel, quantize_int8, tune_batch_size
+from .accelerate import EngineModel, batch_rate, quantize_int8, tune_batch
 from .errors import InputError, InvalidArgumentError
 from .noise import Noise
 from .sampling import NoisyBatch, OutcomeMap
 from .validate import check_count
 
 __all__ = ["BASE_CLASSIFIERS", "Engine"]
+
+#: Memory formats an engine can run image models in ("auto": measured).
+LAYOUTS = ("auto", "channels_last", "contiguous")
+
+
+def _label(channels_last: bool, compiled: bool, size: int) -> str:
+    return f"{'channels_last' if channels_last else 'contiguous'}/{'compiled' if compiled else 'eager'}/{size}"
+
 
 #: What the base classifier is at each precision, as manifests record it.
 BASE_CLASSIFIERS = {"fp32": "the model in float32", "bf16": "the model under bfloat16 autocast",
@@ -41,56 +50,121 @@ class Engine:
             of the model (:func:`~smoothcert.accelerate.quantize_int8`, CPU only). With bf16 or int8 the base
             classifier is that model, and certificates are certificates of it.
         compile: run the forward passes through ``torch.compile`` (a few seconds once, then faster; the same
-            function up to float rounding).
+            function up to float rounding); "auto": compile once at the measured batch size and keep whichever of
+            the compiled and the eager model is faster (not with int8).
         batch_size: noisy copies per forward pass (several inputs share a pass), or "auto": measured once per
             input shape for this model, precision and machine. Results do not depend on it: each input's
             noise is drawn in fixed blocks (:mod:`smoothcert.sampling`).
+        layout: memory format of image models (4-D inputs): "channels_last", "contiguous", or "auto": both
+            measured with the batch size when that is "auto" (else channels-last on CPU, where oneDNN's
+            convolutions usually prefer it). The tuning (batch size, layout, compilation), its time and the
+            rates it measured are in :meth:`info`.
         calibration: with int8, the inputs [N, *input_shape] its activation ranges are observed on (noisy
             training inputs: :func:`~smoothcert.accelerate.calibration_inputs`); required then, refused otherwise.
     """
 
     def __init__(self, model: nn.Module, *, device: torch.device | str | None = None, precision: str = "fp32",
-                 compile: bool = False, batch_size: int | str = "auto",
-                 calibration: torch.Tensor | None = None) -> None:
+                 compile: bool | str = False, batch_size: int | str = "auto",
+                 calibration: torch.Tensor | None = None, layout: str = "auto") -> None:
         if not isinstance(model, nn.Module):
             raise InvalidArgumentError(f"the base model must be a torch.nn.Module, got {type(model).__name__}")
         self._batch_size: int | str = "auto" if batch_size == "auto" else check_count("batch_size", batch_size)
+        if layout not in LAYOUTS:
+            raise InvalidArgumentError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        if compile != "auto" and not isinstance(compile, bool | int):
+            raise InvalidArgumentError(f"compile must be True, False or 'auto', got {compile!r}")
         self.model = model.eval()
         self.device = torch.device(device) if device is not None else sampling.model_device(model)
         self.precision = precision
-        self.compile = bool(compile)
+        self._compile_asked: bool | str = "auto" if compile == "auto" else bool(compile)
+        self._layout_asked = layout
+        self.compile = self._compile_asked is True  # resolved by the tuning when "auto"
+        self._tuning: dict[tuple[int, ...], dict] = {}
         if (precision == "int8") != (calibration is not None):
             raise InvalidArgumentError("precision int8 needs calibration inputs (noisy training inputs: "
                                        "smoothcert.accelerate.calibration_inputs), and only it takes them")
         self.calibration = None if calibration is None else torch.as_tensor(calibration, dtype=torch.float32)
         quantized = None if self.calibration is None else quantize_int8(self.model, self.calibration)
-        self._module = EngineModel(self.model, precision, self.compile, quantized=quantized)  # checks the precision
-        self._tuned: dict[tuple[int, ...], int] = {}
+        self._module = EngineModel(self.model, precision, self.compile, channels_last=layout != "contiguous",
+                                   quantized=quantized)  # checks the precision
+        if quantized is not None and compile == "auto":
+            raise InvalidArgumentError("precision int8 runs eager: --compile is not available with it")
 
     # --- settings ---------------------------------------------------------------------------------------
 
     @property
     def batch_size(self) -> int | str:
         """The batch size asked for: an int, or "auto" until :meth:`batch_size_for` has measured one."""
-        if self._batch_size == "auto" and len(self._tuned) == 1:
-            return next(iter(self._tuned.values()))
+        if self._batch_size == "auto" and len(self._tuning) == 1:
+            return next(iter(self._tuning.values()))["batch_size"]
         return self._batch_size
 
+    @property
+    def layout(self) -> str:
+        """The memory format image models run in: "channels_last" or "contiguous" (the tuning's choice)."""
+        return "channels_last" if self._module.channels_last else "contiguous"
+
     def batch_size_for(self, input_shape: Sequence[int]) -> int:
-        """The batch size used for inputs of ``input_shape``: the fixed one, or measured now (once) if "auto"."""
-        if self._batch_size != "auto":
+        """The batch size used for inputs of ``input_shape``: the fixed one, or measured now (once per shape)
+        when anything is "auto" and measured (the batch size, or the compilation)."""
+        if self._batch_size != "auto" and self._compile_asked != "auto":
             return int(self._batch_size)
         shape = tuple(int(s) for s in input_shape)
-        if shape not in self._tuned:
-            self._tuned[shape] = tune_batch_size(self._module, shape, self.device)
-        return self._tuned[shape]
+        if shape not in self._tuning:
+            self._tuning[shape] = self._tune(shape)
+        return self._tuning[shape]["batch_size"]
+
+    def _tune(self, shape: tuple[int, ...]) -> dict:
+        """Measure the batch size, layout and compilation asked to be "auto" for inputs of ``shape``; apply
+        the fastest. With the batch size "auto", compiled candidates (``compile=True``) compile once per size
+        tried; ``compile="auto"`` compiles once, at the batch size measured eager."""
+        start = time.perf_counter()
+        image = len(shape) == 3 and self.precision != "int8"
+        # Both layouts are measured eager (cheap); a compiled model (compile=True) compiles per size tried, so
+        # it keeps the default layout and the tuning stays bounded by one compilation per candidate size.
+        both = image and self._layout_asked == "auto" and self._batch_size == "auto" and self._compile_asked is not True
+        layouts = [True, False] if both else [self._module.channels_last]
+        rates: dict[str, float] = {}
+        best: tuple[float, int, bool, bool] | None = None  # (rate, batch, channels-last, compiled)
+        for channels_last in layouts:
+            self._module.configure(channels_last=channels_last, compile=self._compile_asked is True)
+            if self._batch_size == "auto":
+                size, rate = tune_batch(self._module, shape, self.device)
+            else:
+                size = int(self._batch_size)
+                rate = batch_rate(self._module, shape, size, self.device)
+            compiled = self._module.compiled
+            rates[_label(channels_last, compiled, size)] = rate
+            if best is None or rate > best[0]:
+                best = (rate, size, channels_last, compiled)
+        rate, size, channels_last, compiled = best
+        if self._compile_asked == "auto":
+            self._module.configure(channels_last=channels_last, compile=True)
+            compiled_rate = batch_rate(self._module, shape, size, self.device)
+            if self._module.compiled:
+                rates[_label(channels_last, True, size)] = compiled_rate
+                compiled = compiled_rate > rate
+        self._module.configure(channels_last=channels_last, compile=compiled)
+        self.compile = compiled
+        return {"batch_size": size, "layout": "channels_last" if channels_last else "contiguous",
+                "compile": compiled, "seconds": round(time.perf_counter() - start, 3),
+                "samples_per_second": {k: round(v, 1) for k, v in rates.items()}}
+
+    def tuning(self) -> dict | None:
+        """What the last tuning measured and chose (batch size, layout, compile, seconds, samples/s tried),
+        or None before any."""
+        return next(reversed(self._tuning.values())) if self._tuning else None
 
     def info(self) -> dict:
-        """How the samples are drawn, for manifests: batch size, compilation, precision, the base classifier."""
+        """How the samples are drawn, for manifests: batch size, layout, compilation, precision, the base
+        classifier, and the tuning that chose them."""
         info = {"batch_size": self.batch_size, "compile": self.compile, "precision": self.precision,
-                "base_classifier": BASE_CLASSIFIERS[self.precision], "device": str(self.device)}
+                "base_classifier": BASE_CLASSIFIERS[self.precision], "device": str(self.device),
+                "layout": self.layout}
         if self.calibration is not None:
             info["calibration_inputs"] = len(self.calibration)
+        if self._tuning:
+            info["tuning"] = self.tuning()
         return info
 
     # --- inputs and the model -----------------------------------------------------------------------------

@@ -57,7 +57,7 @@ class Smooth:
         seed: run seed; with the input index it fixes every noise sample (see :mod:`smoothcert.sampling`).
         outcome_map: logits → outcome ids; default argmax over the C classes. Outcomes past C (⊥) count
             towards n but are no class.
-        batch_size, device, compile, precision, calibration: engine options (see
+        batch_size, device, compile, precision, calibration, layout: engine options (see
             :class:`~smoothcert.engine.Engine`).
 
     The attributes are read-only; build another Smooth (``with_noise``, ``replace``) to change one.
@@ -76,9 +76,10 @@ class Smooth:
         outcome_map: OutcomeMap | None = None,
         batch_size: int | str = "auto",
         device: torch.device | str | None = None,
-        compile: bool = False,
+        compile: bool | str = False,
         precision: str = "fp32",
         calibration: torch.Tensor | None = None,
+        layout: str = "auto",
     ) -> None:
         num_classes = check_num_classes(num_classes)
         if noise is None:
@@ -86,13 +87,14 @@ class Smooth:
                 raise InvalidArgumentError("give sigma (the noise level) or a noise distribution")
             noise = GaussianNoise(sigma)
         if isinstance(base, Engine):
-            if (batch_size, device, compile, precision) != ("auto", None, False, "fp32") or calibration is not None:
-                raise InvalidArgumentError("engine options (batch_size, device, compile, precision, calibration) "
-                                           "belong to the Engine when one is passed")
+            if (batch_size, device, compile, precision, layout) != ("auto", None, False, "fp32", "auto") \
+                    or calibration is not None:
+                raise InvalidArgumentError("engine options (batch_size, device, compile, precision, calibration, "
+                                           "layout) belong to the Engine when one is passed")
             engine = base
         else:
             engine = Engine(base, device=device, precision=precision, compile=compile, batch_size=batch_size,
-                            calibration=calibration)
+                            calibration=calibration, layout=layout)
         outcome_map = outcome_map or sampling.ArgmaxOutcome(num_classes)
         if outcome_map.num_outcomes < num_classes:
             raise InvalidArgumentError(f"the outcome map has {outcome_map.num_outcomes} outcomes, fewer than the "

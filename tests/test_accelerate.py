@@ -106,3 +106,54 @@ def test_channels_last_engine_leaves_the_model_trainable():
     # few flips, never exactly by construction (exact equality fails on CPUs with AMX).
     counts = Smooth(model, 10, 0.3, seed=3, batch_size=256).sample_counts(x, 500, range(2), 1)
     assert np.abs(counts - reference).sum() <= 2 * 2 * 5
+
+
+def small_image_cnn() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 64, 10))
+
+
+def test_auto_layout_measures_both_and_keeps_the_faster():
+    from smoothcert.engine import Engine
+
+    engine = Engine(small_image_cnn())
+    size = engine.batch_size_for((1, 8, 8))
+    tuning = engine.tuning()
+    tried = tuning["samples_per_second"]
+    assert {key.split("/")[0] for key in tried} == {"channels_last", "contiguous"}
+    best = max(tried, key=tried.get)
+    assert best == f"{tuning['layout']}/eager/{size}" and engine.layout == tuning["layout"]
+    assert engine.info()["tuning"] == tuning and engine.info()["layout"] == tuning["layout"]
+    assert tuning["seconds"] >= 0 and tuning["compile"] is False
+    # The model runs in the chosen layout, and counts stay what the other layout gives (up to kernel rounding).
+    x = torch.rand(3, 1, 8, 8)
+    chosen = Smooth(engine, 10, 0.3, seed=2).sample_counts(x, 2000, range(3), 1)
+    other = "contiguous" if engine.layout == "channels_last" else "channels_last"
+    fixed = Smooth(small_image_cnn(), 10, 0.3, seed=2, batch_size=size, layout=other)
+    fixed = fixed.sample_counts(x, 2000, range(3), 1)
+    assert np.abs(chosen - fixed).max() <= 20
+
+
+def test_auto_compile_keeps_the_faster_of_eager_and_compiled():
+    from smoothcert.engine import Engine
+
+    engine = Engine(small_image_cnn(), compile="auto", layout="channels_last")
+    size = engine.batch_size_for((1, 8, 8))
+    tuning = engine.tuning()
+    tried = tuning["samples_per_second"]
+    eager, compiled = f"channels_last/eager/{size}", f"channels_last/compiled/{size}"
+    assert eager in tried
+    if compiled in tried:  # compilation worked on this machine: the faster one is kept
+        assert tuning["compile"] is (tried[compiled] > tried[eager])
+    else:
+        assert tuning["compile"] is False
+    assert engine.info()["compile"] is tuning["compile"]
+
+
+def test_bad_layout_or_compile_is_refused():
+    from smoothcert.engine import Engine
+
+    with pytest.raises(InvalidArgumentError, match="layout"):
+        Engine(nn.Linear(2, 2), layout="nhwc")
+    with pytest.raises(InvalidArgumentError, match="compile"):
+        Engine(nn.Linear(2, 2), compile="sometimes")

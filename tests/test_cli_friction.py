@@ -120,6 +120,8 @@ def test_certify_prints_the_expected_time_first(stem, tmp_path):
     first = result.stdout.splitlines()[0]
     assert first.startswith("expected time: about ") and "3 inputs × 60 samples" in first
     assert "samples/s (measured now on cpu)" in first
+    second = result.stdout.splitlines()[1]  # what the engine chose, and how long choosing took
+    assert second.startswith("engine: batch ") and "fp32 (tuned in " in second
 
 
 def test_demo_with_another_n_points_to_fresh(tmp_path):

@@ -83,6 +83,7 @@ class WorkerSpec:
     device: str = "cpu"
     threads: int | None = None
     calibration: torch.Tensor | None = None  # int8: the engine's calibration inputs (the same int8 model follows)
+    layout: str = "auto"  # the driver's measured layout, so workers run the same kernels
 
     @classmethod
     def of(cls, source: ModelSource, smooth: Smooth, batch_size: int, *, device: str = "cpu",
@@ -90,7 +91,8 @@ class WorkerSpec:
         """The spec of ``smooth`` (its model coming from ``source``) with the driver's measured batch size."""
         info = smooth.engine_info()
         return cls(source, smooth.noise, smooth.num_classes, smooth.seed, smooth.outcome_map, int(batch_size),
-                   info["precision"], bool(info["compile"]), device, threads, smooth.engine.calibration)
+                   info["precision"], bool(info["compile"]), device, threads, smooth.engine.calibration,
+                   info["layout"])
 
     def build(self) -> Smooth:
         if self.threads is not None:
@@ -98,7 +100,7 @@ class WorkerSpec:
         model = self.source.load(self.device)
         return Smooth(model, self.num_classes, noise=self.noise, seed=self.seed, outcome_map=self.outcome_map,
                       batch_size=self.batch_size, device=self.device, compile=self.compile,
-                      precision=self.precision, calibration=self.calibration)
+                      precision=self.precision, calibration=self.calibration, layout=self.layout)
 
 
 class Task:

@@ -236,9 +236,16 @@ def smoothing_options(f, *, sigma_required: bool = True):
                      help="Replace an existing TSV and its manifest (never a JSON that is not a run manifest).")(f)
     f = click.option("--no-timing", is_flag=True, help="Write 0 in the time column (byte-identical reruns).")(f)
     f = click.option("--quiet", is_flag=True, help="No progress bar.")(f)
-    f = click.option("--compile", "compile_model", is_flag=True,
-                     help="Compile the model (torch.compile): a few seconds once, then faster sampling.")(f)
+    f = click.option("--compile", "compile_model", is_flag=False, flag_value="on", default="off",
+                     type=click.Choice(["on", "off", "auto"]), show_default=True,
+                     help="Compile the model (torch.compile): a few seconds once, then faster sampling. "
+                          "'--compile auto': compile once and keep it only if measured faster here.")(f)
     return f
+
+
+def compile_setting(value: str | bool) -> bool | str:
+    """The engine's ``compile`` from ``--compile`` (on / off / auto)."""
+    return {"on": True, "off": False, "auto": "auto"}.get(value, value)
 
 
 #: Checkpoints already warned about in this process (an old sidecar without its split is warned about once).
@@ -319,6 +326,14 @@ def measured_rate(smooth, x: torch.Tensor) -> float:
         smooth.count(x[:1], size, generators)
         fastest = min(fastest, time.perf_counter() - start)
     return size / max(fastest, 1e-9)
+
+
+def tuning_line(engine) -> str:
+    """'engine: batch 64, channels_last, eager, fp32 (tuned in 0.6 s)' — what the run samples with."""
+    tuned = engine.tuning()
+    how = f"tuned in {tuned['seconds']:.1f} s" if tuned else "as given"
+    return (f"engine: batch {engine.batch_size}, {engine.layout}, {'compiled' if engine.compile else 'eager'}, "
+            f"{engine.precision} ({how})")
 
 
 def expected_time_line(samples: int, rate: float, inputs: int, device: torch.device, cap: bool = False) -> str:
@@ -444,7 +459,8 @@ def run_smoothed(kind: str, opts: dict) -> None:
     model, info, data, num_classes, split_check = load_model_and_data(opts, device)
     noise, noise_arguments = build_noise(opts, data.input_shape)
     smooth = Smooth(model, num_classes, noise=noise, batch_size=parse_batch_size(opts["batch_size"]),
-                    seed=opts["seed"], device=device, compile=opts["compile_model"], precision=opts["precision"],
+                    seed=opts["seed"], device=device, compile=compile_setting(opts["compile_model"]),
+                    precision=opts["precision"],
                     calibration=int8_calibration(opts["precision"], data, noise))
     indices = select_indices(len(data.x_test), opts["skip"], opts["max_inputs"])
     arguments = {k: v for k, v in opts.items() if k not in NOT_RESULT_OPTIONS} | noise_arguments
@@ -459,6 +475,7 @@ def run_smoothed(kind: str, opts: dict) -> None:
         per_input = opts["n"] + (opts.get("n0") or 0) if kind == "certify" else opts["n"]
         click.echo(expected_time_line(len(indices) * per_input, measured_rate(smooth, data.x_test), len(indices),
                                       device, cap=bool(opts.get("sequential"))))
+        click.echo(tuning_line(smooth.engine))
     options = RunOptions(resume=opts["resume"], overwrite=opts["overwrite"], record_time=not opts["no_timing"],
                          progress=not opts["quiet"])
     common = dict(indices=indices, arguments=arguments, options=options, context=context, backend=backend)

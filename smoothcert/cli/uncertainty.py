@@ -17,6 +17,7 @@ from .common import (
     _load_model_and_data,
     backend_options,
     build_backend,
+    compile_setting,
     data_options,
     model_options,
     parse_batch_size,
@@ -84,7 +85,8 @@ def _arguments(opts: dict) -> dict:
 def _sampling(opts: dict) -> dict:
     return {"sigma": opts["sigma"], "n0": opts["n0"], "n": opts["n"], "alpha": opts["alpha"], "skip": opts["skip"],
             "max_inputs": opts["max_inputs"], "batch_size": parse_batch_size(str(opts["batch_size"])),
-            "compile": opts["compile_model"], "precision": opts.get("precision", "fp32"), "measure": opts["measure"]}
+            "compile": compile_setting(opts["compile_model"]), "precision": opts.get("precision", "fp32"),
+            "measure": opts["measure"]}
 
 
 def _echo(doc) -> None:
