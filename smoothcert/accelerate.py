@@ -282,18 +282,26 @@ def batch_rate(model: nn.Module, input_shape: tuple[int, ...], size: int, device
     return size / fastest
 
 
+#: Seconds after which the batch-size search stops trying larger candidates (it finishes the one it is on).
+TUNING_BUDGET = 4.0
+
+
 def tune_batch(model: nn.Module, input_shape: tuple[int, ...], device: torch.device | str = "cpu",
                candidates: tuple[int, ...] = BATCH_CANDIDATES, seconds: float = 0.05,
-               patience: int = 2) -> tuple[int, float]:
+               patience: int = 2, budget: float | None = TUNING_BUDGET) -> tuple[int, float]:
     """(batch size, samples/s): the candidate with the most samples per second for ``model`` here, measured now.
 
     Pass the module the engine will call (an :class:`EngineModel`), so layout, precision and compilation are
     those of the real run; a compiled model compiles once per candidate. Each candidate is timed by
     :func:`batch_rate`. The search stops after ``patience`` candidates in a row slower than the best so far
-    (throughput rises with batch size to a peak, then falls).
+    (throughput rises with batch size to a peak, then falls), or once ``budget`` seconds have passed (None: no
+    bound; a compilation inside a candidate is never cut short).
     """
     best, best_rate, worse = candidates[0], 0.0, 0
+    started = time.perf_counter()
     for size in candidates:
+        if budget is not None and best_rate > 0 and time.perf_counter() - started > budget:
+            break
         try:
             rate = batch_rate(model, input_shape, size, device, seconds)
         except torch.cuda.OutOfMemoryError:

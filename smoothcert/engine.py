@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from . import sampling
-from .accelerate import EngineModel, batch_rate, quantize_int8, tune_batch
+from .accelerate import BATCH_CANDIDATES, TUNING_BUDGET, EngineModel, batch_rate, quantize_int8, tune_batch
 from .errors import InputError, InvalidArgumentError
 from .noise import Noise
 from .sampling import NoisyBatch, OutcomeMap
@@ -116,8 +116,10 @@ class Engine:
 
     def _tune(self, shape: tuple[int, ...]) -> dict:
         """Measure the batch size, layout and compilation asked to be "auto" for inputs of ``shape``; apply
-        the fastest. With the batch size "auto", compiled candidates (``compile=True``) compile once per size
-        tried; ``compile="auto"`` compiles once, at the batch size measured eager."""
+        the fastest. The batch-size search is bounded (:data:`~smoothcert.accelerate.TUNING_BUDGET`); the
+        second layout is tried at the first one's best size and its neighbours only. With the batch size
+        "auto", compiled candidates (``compile=True``) compile once per size tried; ``compile="auto"``
+        compiles once, at the batch size measured eager."""
         start = time.perf_counter()
         image = len(shape) == 3 and self.precision != "int8"
         # Both layouts are measured eager (cheap); a compiled model (compile=True) compiles per size tried, so
@@ -128,7 +130,11 @@ class Engine:
         best: tuple[float, int, bool, bool] | None = None  # (rate, batch, channels-last, compiled)
         for channels_last in layouts:
             self._module.configure(channels_last=channels_last, compile=self._compile_asked is True)
-            if self._batch_size == "auto":
+            if self._batch_size == "auto" and best is not None:  # the second layout: near the first's best only,
+                near = (best[1], *(c for c in BATCH_CANDIDATES if best[1] // 2 <= c <= best[1] * 2 and c != best[1]))
+                left = max(0.0, TUNING_BUDGET - (time.perf_counter() - start))  # in what is left of the budget
+                size, rate = tune_batch(self._module, shape, self.device, candidates=near, budget=left)
+            elif self._batch_size == "auto":
                 size, rate = tune_batch(self._module, shape, self.device)
             else:
                 size = int(self._batch_size)
