@@ -133,7 +133,7 @@ def test_mixing_objective_is_the_stated_combination_on_clean_and_attacked_copies
 
 def test_registry_names_match_the_objectives():
     assert set(OBJECTIVES) == {"gaussian", "adversarial", "mixing", "stability", "consistency", "macer", "smoothadv",
-                               "smoothmix"}
+                               "smoothmix", "catrs"}
     examples = {"gaussian": GaussianObjective(GaussianNoise(0.1)), "adversarial": AdversarialObjective(eps=0.1),
                 "mixing": MixingObjective(eps=0.1)}  # the others: tests/test_objectives.py
     for key, cls in ((k, OBJECTIVES[k]) for k in examples):
