@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from smoothcert.accelerate import cpu_name
 from smoothcert.analysis.results import read_results
 from smoothcert.document import Document, Paragraph, Section, Table
 from smoothcert.report.markdown import render_markdown, write_markdown
@@ -115,9 +116,7 @@ def main() -> None:
                     for name, (scale, norm) in NOISES.items()],
                    caption="Each noise's own model (same architecture, epochs and seed), Clopper–Pearson, "
                            "same inputs and sample sizes; mean [95% bootstrap interval over inputs].")
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next((line.split(":", 1)[1].strip() for line in cpu.splitlines() if line.startswith("Model name")),
-                 platform.processor() or "unknown")
+    model = cpu_name()
     setting = Paragraph(
         f"Small settings: {n_inputs} inputs (every {args.skip}th of the loader's 2,000 MNIST test inputs), "
         f"n0 = {args.n0}, n = {args.n}, {args.epochs} training epochs; training seed 0, noise seed 0, "

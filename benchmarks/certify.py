@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine import loop_certify
 
 from smoothcert import Smooth
-from smoothcert.accelerate import flops_per_sample, gemm_rate
+from smoothcert.accelerate import cpu_features, cpu_name, flops_per_sample, gemm_rate
 from smoothcert.analysis import average_certified_radius, certified_accuracy, read_results
 from smoothcert.certificates.sequential import SequentialConfig
 from smoothcert.data import load_mnist
@@ -92,7 +92,8 @@ def main() -> None:
 
     data = load_mnist(MNIST_DIR)
     model = model_for(args, data)
-    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, cpu")
+    print(f"machine: {cpu_name()} ({platform.machine()}; {' '.join(cpu_features())}), "
+          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, cpu")
     print(f"data: {data.split_note}")
     stride = len(data.x_test) // args.images
     indices = list(range(0, stride * args.images, stride))

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from smoothcert import Smooth
+from smoothcert.accelerate import cpu_name
 from smoothcert.models.zoo import build_model
 from smoothcert.pipeline import certify_dataset
 from smoothcert.runs import RunOptions
@@ -48,16 +49,6 @@ def measure(smooth: Smooth, x: torch.Tensor, n0: int, n: int, chunk: int | None,
                             options=RunOptions(overwrite=True, progress=False))
     cpu = time.process_time() - cpu
     return stats["samples"] / cpu, stats["samples"] / stats["seconds"], stats["longest_chunk_seconds"]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import platform
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import torch
 from scipy.stats import beta, norm
 
 from smoothcert import Smooth
+from smoothcert.accelerate import cpu_features, cpu_name
 from smoothcert.data import load_digits, load_mnist
 from smoothcert.models import build_model
 
@@ -92,7 +92,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+    print(f"machine: {cpu_name()} ({' '.join(cpu_features())}), {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, device cpu")
     print(f"CERTIFY n0={args.n0} n={args.n:,} on {args.inputs} inputs; samples/s (higher is better)")
     print(f"{'model':<28} {'loop':>12} {'engine':>12} {'ratio':>7} {'compiled':>12} {'ratio':>7}")

@@ -15,7 +15,6 @@ weights are cached in runs/bench/). Throughput uses random weights (it does not 
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 
@@ -23,7 +22,15 @@ import numpy as np
 import torch
 
 from smoothcert import Smooth
-from smoothcert.accelerate import calibration_inputs, flops_per_sample, gemm_rate, matmul_rate
+from smoothcert.accelerate import (
+    CPU_FEATURES,
+    calibration_inputs,
+    cpu_features,
+    cpu_name,
+    flops_per_sample,
+    gemm_rate,
+    matmul_rate,
+)
 from smoothcert.certificates.sequential import SequentialConfig
 from smoothcert.data import load_digits, load_mnist
 from smoothcert.models import build_model
@@ -31,26 +38,6 @@ from smoothcert.noise import GaussianNoise
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 CACHE = Path("runs/bench")
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        flags = set(next(ln for ln in text.splitlines() if ln.startswith("flags")).split(":", 1)[1].split())
-    except (OSError, StopIteration):
-        return "?"
-    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile")
-    return " ".join(f for f in wanted if f in flags) or "none of avx2/avx512/amx"
 
 
 def make_smooth(model, precision, compile_model, calibration, sigma=0.25, seed=0):
@@ -168,7 +155,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     cap = torch.backends.cpu.get_cpu_capability()
-    print(f"machine: {cpu_name()}; flags: {cpu_flags()}; torch {torch.__version__} (CPU capability {cap}), "
+    flags = " ".join(cpu_features()) or "none of " + "/".join(CPU_FEATURES)
+    print(f"machine: {cpu_name()}; flags: {flags}; torch {torch.__version__} (CPU capability {cap}), "
           f"{torch.get_num_threads()} threads")
     roofs = {p: gemm_rate(p) for p in ("fp32", "bf16", "int8")}
     mm = {p: matmul_rate(d) for p, d in (("fp32", torch.float32), ("bf16", torch.bfloat16))}

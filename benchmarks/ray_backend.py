@@ -15,8 +15,6 @@ run wrote the same rows.
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +23,7 @@ import ray
 import torch
 
 from smoothcert import Smooth
+from smoothcert.accelerate import cpu_name
 from smoothcert.backends import ModelSource, RayBackend, SerialBackend
 from smoothcert.models.checkpoint import CheckpointInfo, save_checkpoint
 from smoothcert.models.zoo import build_model
@@ -61,9 +60,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "mnist")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    cpu = next((line.split(":", 1)[1].strip() for line in cpu.splitlines() if line.startswith("Model name")),
-               platform.processor())
+    cpu = cpu_name()
     x, y, source_note = inputs(args.inputs, args.data_dir)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -9,8 +9,10 @@ for x86); docs/benchmarks.md has the figures.
 from __future__ import annotations
 
 import math
+import platform
 import time
 import warnings
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -190,6 +192,31 @@ def calibration_inputs(x: torch.Tensor, noise, count: int = CALIBRATION_INPUTS,
     base = torch.as_tensor(x[:count], dtype=torch.float32)
     repeated = base.repeat(copies, *([1] * (base.dim() - 1)))
     return repeated + noise.sample_(torch.empty_like(repeated), torch.Generator().manual_seed(seed))
+
+
+#: CPU features that decide which kernels the engine's precisions get (AVX-512 bf16/VNNI, AMX).
+CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile")
+
+
+def _cpuinfo() -> list[str]:
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
+
+
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux; the platform's processor string elsewhere)."""
+    for line in _cpuinfo():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def cpu_features() -> list[str]:
+    """Which of :data:`CPU_FEATURES` this CPU has (empty where /proc/cpuinfo is not readable)."""
+    flags = next((set(ln.split(":", 1)[1].split()) for ln in _cpuinfo() if ln.startswith("flags")), set())
+    return [f for f in CPU_FEATURES if f in flags]
 
 
 def flops_per_sample(model: nn.Module, input_shape: tuple[int, ...], device: torch.device | str = "cpu") -> int:

@@ -40,6 +40,7 @@ def environment() -> dict:
     import torch
 
     from .. import __version__
+    from ..accelerate import cpu_features, cpu_name
 
     return {
         "smoothcert": __version__,
@@ -49,6 +50,8 @@ def environment() -> dict:
         "scipy": scipy.__version__,
         "platform": platform.platform(),
         "processor": platform.machine(),
+        "cpu": cpu_name(),
+        "cpu_features": cpu_features(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
