@@ -307,6 +307,14 @@ def test_noise_is_required_and_macer_needs_a_sigma():
         TrainConfig(train_sigma=0.0, method="stability").validate()
 
 
+def test_the_command_line_offers_every_objective_and_each_ones_flags():
+    from smoothcert.cli.core import OBJECTIVE_CHOICES, OBJECTIVE_FLAGS
+    from smoothcert.training.objectives import OPTION_FLAGS
+
+    assert OBJECTIVE_CHOICES == NOISE_OBJECTIVES
+    assert set(OBJECTIVE_FLAGS) == {flag for table in OPTION_FLAGS.values() for flag in table}
+
+
 def test_command_line_options_map_to_one_objective():
     assert objective_options("consistency", {"num_noise_vec": 4, "consistency_lambda": 20.0, "macer_gamma": None}) \
         == {"m": 4, "lbd": 20.0}
@@ -428,3 +436,20 @@ def test_cli_refuses_unknown_combinations_in_one_line(tmp_path, args, fragment):
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and fragment in lines[0], result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_trains_with_an_objective_and_retrains_for_another(tmp_path):
+    from smoothcert.workflows import run_demo
+
+    lines: list[str] = []
+    small = dict(n=100, epochs=1, max_inputs=4, device="cpu", progress=False, compile_model=False,
+                 echo=lines.append)
+    run_demo(tmp_path, objective="consistency", **small)
+    training = json.loads((tmp_path / "model.json").read_text())["training"]
+    assert training["method"] == "consistency" and training["objective"]["type"] == "consistency"
+    assert any("the consistency objective" in line for line in lines)
+    assert (tmp_path / "certify.tsv").is_file()
+    lines.clear()
+    run_demo(tmp_path, objective="gaussian", **small)  # another objective: the model is not reused
+    assert not any(line.startswith("reusing") for line in lines)
+    assert json.loads((tmp_path / "model.json").read_text())["training"]["method"] == "gaussian"

@@ -23,6 +23,10 @@ OBJECTIVE_FLAGS = ("num_noise_vec", "stability_lambda", "consistency_lambda", "c
                    "smoothadv_warmup", "smoothmix_eta", "smoothmix_steps", "smoothmix_alpha", "smoothmix_mix_step",
                    "smoothmix_eps", "smoothmix_warmup", "catrs_eps", "catrs_steps", "catrs_lambda")
 
+#: The objectives `train` and `demo` offer: training.objectives.NOISE_OBJECTIVES, spelled here so that the
+#: command line loads without torch (tests/test_objectives.py checks the two agree).
+OBJECTIVE_CHOICES = ("gaussian", "stability", "consistency", "macer", "smoothadv", "smoothmix", "catrs")
+
 # --- commands ---------------------------------------------------------------------------------------------
 
 @click.command()
@@ -35,9 +39,7 @@ OBJECTIVE_FLAGS = ("num_noise_vec", "stability_lambda", "consistency_lambda", "c
               show_default=True, help="Training noise distribution (docs/noises.md).")
 @click.option("--scale", type=float, default=None,
               help="Training noise scale: σ for gaussian, λ for laplace and uniform (replaces --train-sigma).")
-@click.option("--objective", type=click.Choice(["gaussian", "stability", "consistency", "macer", "smoothadv",
-                                                "smoothmix", "catrs"]),
-              default="gaussian", show_default=True,
+@click.option("--objective", type=click.Choice(OBJECTIVE_CHOICES), default="gaussian", show_default=True,
               help="Training objective (docs/training.md); all but gaussian need noise (σ > 0).")
 @click.option("--num-noise-vec", type=int, default=None,
               help="m, noise samples per input (consistency: 2, macer: 16, smoothadv: 4, smoothmix: 4, catrs: 4).")
@@ -187,12 +189,14 @@ def analyze(files, radii, fmt, radius_column, high_prob_alpha, high_prob_method,
 @click.option("--device", default="auto", show_default=True)
 @click.option("--quiet", is_flag=True)
 @click.option("--no-compile", is_flag=True, help="Sample with the eager model (no torch.compile).")
-def demo(out, fresh, n, device, quiet, no_compile) -> None:
+@click.option("--objective", type=click.Choice(OBJECTIVE_CHOICES), default="gaussian", show_default=True,
+              help="Training objective of the base model, with its paper's options (docs/training.md).")
+def demo(out, fresh, n, device, quiet, no_compile, objective) -> None:
     """Train a CNN on digits with σ = 0.25, certify the 360 test digits, write a table, plot and report."""
     from ..workflows import run_demo
 
     run_demo(Path(out), n=n, fresh=fresh, device=pick_device(device), progress=not quiet,
-             compile_model=not no_compile, echo=click.echo)
+             compile_model=not no_compile, echo=click.echo, objective=objective)
 
 
 COMMANDS = [train, certify, predict, analyze, demo]
