@@ -19,6 +19,19 @@ from .smooth import Smooth
 from .validate import check_alpha, check_count
 
 
+def int8_calibration(precision: str, data, noise) -> torch.Tensor | None:
+    """With precision "int8", the engine's calibration inputs: noisy copies (``noise``, the smoothing noise) of
+    the first training inputs of ``data`` (a :class:`~smoothcert.data.Dataset`); None for other precisions.
+    Raises InvalidArgumentError when the data set has no training inputs to calibrate on."""
+    if precision != "int8":
+        return None
+    from .accelerate import calibration_inputs
+
+    if data.x_train is None or len(data.x_train) == 0:
+        raise InvalidArgumentError(f"--precision int8 calibrates on training inputs, and {data.name} has none here")
+    return calibration_inputs(data.x_train, noise)
+
+
 def select_indices(num_inputs: int, skip: int = 1, max_inputs: int | None = None) -> list[int]:
     """Every ``skip``-th index of range(num_inputs) (Cohen's ``--skip``), at most ``max_inputs`` of them."""
     if skip < 1:

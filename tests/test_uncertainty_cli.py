@@ -224,3 +224,13 @@ def test_experiment_end_to_end_resumes_and_redraws(tmp_path, monkeypatch):
     (out / "report.md").unlink()
     ok(invoke("uncertainty", "experiment", "digits", "--out", out, "--report-only"))
     assert (out / "report.md").read_text() == report
+
+
+def test_uncertainty_certify_with_an_int8_base_model_records_it(checkpoints, tmp_path):
+    out = tmp_path / "int8.tsv"
+    ok(invoke("uncertainty", "certify", "--checkpoint", checkpoints[0], *ARGS, "--measure", "entropy", "--tau", 0.5,
+              "--precision", "int8", "--out", out))
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert manifest["engine"]["precision"] == "int8" and manifest["engine"]["calibration_inputs"] == 1024
+    table = rows(out)
+    assert len(table) == 8 and {"radius_i", "radius_ii", "radius_cohen"} <= set(table[0])

@@ -434,22 +434,10 @@ def build_noise(opts: dict, input_shape) -> tuple:
     return noise, recorded
 
 
-def int8_calibration(precision: str, data, noise):
-    """With ``--precision int8``, the calibration inputs: noisy copies of the data set's first training inputs
-    (with the smoothing noise); None otherwise. Raises InvalidArgumentError when there are no training inputs."""
-    if precision != "int8":
-        return None
-    from ..accelerate import calibration_inputs
-
-    if data.x_train is None or len(data.x_train) == 0:
-        raise InvalidArgumentError(f"--precision int8 calibrates on training inputs, and {data.name} has none here")
-    return calibration_inputs(data.x_train, noise)
-
-
 def run_smoothed(kind: str, opts: dict) -> None:
     from ..certificates.sequential import SequentialConfig
     from ..models.checkpoint import asdict_info
-    from ..pipeline import certify_dataset, predict_dataset, select_indices
+    from ..pipeline import certify_dataset, int8_calibration, predict_dataset, select_indices
     from ..runs import RunOptions
     from ..smooth import Smooth
 

@@ -40,7 +40,7 @@ from ...errors import InvalidArgumentError
 from ...models import load_checkpoint
 from ...models.checkpoint import CheckpointInfo, asdict_info, checkpoint_paths
 from ...noise import GaussianNoise, Noise
-from ...pipeline import select_indices
+from ...pipeline import int8_calibration, select_indices
 from ...report.html import write_report
 from ...report.tables import render_table
 from ...runs import RunOptions, environment
@@ -204,7 +204,8 @@ def _prepare(model: nn.Module, data: Dataset, *, num_classes: int, sigma: float,
         check_tau(t, measure, option)
     model, m = with_members(model, num_classes, data.input_shape, members=members, mc_dropout=mc_dropout,
                             seed=seed, device=device)
-    engine = Engine(model, device=device, compile=compile, precision=precision, batch_size=batch_size)
+    engine = Engine(model, device=device, compile=compile, precision=precision, batch_size=batch_size,
+                    calibration=int8_calibration(precision, data, GaussianNoise(sigma)))
     # Calibration passes run before the certification: the engine measures its batch size once, for both.
     measured = engine.batch_size_for(data.input_shape)
     certified = select_indices(len(data.x_test), skip, max_inputs)
