@@ -144,13 +144,16 @@ class Engine:
             if best is None or rate > best[0]:
                 best = (rate, size, channels_last, compiled)
         rate, size, channels_last, compiled = best
+        current = (layouts[-1], compiled if len(layouts) == 1 else self._module.compiled)
         if self._compile_asked == "auto":
             self._module.configure(channels_last=channels_last, compile=True)
             compiled_rate = batch_rate(self._module, shape, size, self.device)
+            current = (channels_last, self._module.compiled)
             if self._module.compiled:
                 rates[_label(channels_last, True, size)] = compiled_rate
                 compiled = compiled_rate > rate
-        self._module.configure(channels_last=channels_last, compile=compiled)
+        if current != (channels_last, compiled):  # a kept compiled model is not compiled again
+            self._module.configure(channels_last=channels_last, compile=compiled)
         self.compile = compiled
         return {"batch_size": size, "layout": "channels_last" if channels_last else "contiguous",
                 "compile": compiled, "seconds": round(time.perf_counter() - start, 3),
