@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # The HTML report's browser test runs Debian's Chromium (tests/test_report_browser.py), driven by Playwright.
 CHROMIUM   ?= /usr/bin/chromium
 
-.PHONY: demo test lint bench clean browser
+.PHONY: demo test lint bench clean browser results
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ browser:
 
 test: $(TEST_STAMP) browser
 	SMOOTHCERT_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+
+# Every table, number and figure docs/ quotes, regenerated from its runs and checked against them: hours on two
+# cores, so run it in the background (nohup make results &); after any stop it continues where it was.
+DATA_DIR ?= ../shared/data/mnist
+results: $(STAMP)
+	$(VENV)/bin/smoothcert results run --data-dir $(DATA_DIR)
+	$(VENV)/bin/smoothcert results docs
+	$(VENV)/bin/smoothcert results check
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

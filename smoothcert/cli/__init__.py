@@ -14,7 +14,7 @@ import click
 from .common import SmoothcertGroup
 
 #: Modules under smoothcert.cli whose COMMANDS are added to the ``smoothcert`` group.
-COMMAND_MODULES = ("core", "audit", "tradeoff", "uncertainty", "mix", "fast", "recertify", "report")
+COMMAND_MODULES = ("core", "audit", "tradeoff", "uncertainty", "mix", "fast", "recertify", "report", "results")
 
 
 @click.group(cls=SmoothcertGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,104 @@
+"""What a result recipe is: the command lines that make a study's runs, and the tables the docs quote from them.
+
+A recipe never computes anything itself: each :class:`Step` is one ``smoothcert`` command line (so the runs are the
+ones a user would make, and ``commands.sh`` replays them), and :attr:`Recipe.tabulate` reads the finished run
+folders into named outputs (markdown tables or single numbers) that ``docs/`` quotes by ``RECIPE/OUTPUT``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Scale = Literal["full", "small"]
+SCALES: tuple[Scale, ...] = ("full", "small")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a recipe runs: ``full`` is the documented measurement, ``small`` the same pipeline in seconds (tests).
+
+    Attributes:
+        scale: ``"full"`` or ``"small"``.
+        data_dir: the folder of the MNIST IDX files, for recipes that need MNIST (None: they cannot run).
+    """
+
+    scale: Scale = "full"
+    data_dir: Path | None = None
+
+    @property
+    def small(self) -> bool:
+        return self.scale == "small"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One ``smoothcert`` command of a recipe.
+
+    Attributes:
+        name: a short label, unique in the recipe (``seed_0``, ``sigma_1/consistency/train``).
+        argv: the command line after ``smoothcert`` (paths absolute or relative to the working directory).
+        done: the file whose presence (and, for a ``.json`` manifest, ``"status": "complete"``) means finished.
+        resume_marker: a file that an interrupted run leaves behind; when it exists and ``done`` does not, the
+            command is run again with ``--resume``. None: the command continues its own output by itself.
+    """
+
+    name: str
+    argv: tuple[str, ...]
+    done: Path
+    resume_marker: Path | None = None
+
+    def finished(self) -> bool:
+        if not self.done.exists():
+            return False
+        if self.done.suffix != ".json":
+            return True
+        try:
+            return json.loads(self.done.read_text()).get("status") == "complete"
+        except (OSError, ValueError):
+            return False
+
+    def command(self) -> list[str]:
+        """The argv to run now: with ``--resume`` when an interrupted run is there to continue."""
+        resume = self.resume_marker is not None and self.resume_marker.exists()
+        return [*self.argv, "--resume"] if resume else list(self.argv)
+
+
+@dataclass(frozen=True)
+class Output:
+    """A table, a number or a figure the docs quote.
+
+    Attributes:
+        text: what the quote's body becomes (a markdown table, a number, an image link).
+        sources: the run folders (or files) it was read from.
+        files: (file made by a run, path relative to the docs folder) pairs that ``smoothcert results docs``
+            copies into the docs with the quote: the figures an image link shows.
+    """
+
+    text: str
+    sources: tuple[Path, ...]
+    files: tuple[tuple[Path, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A study's measurement: its steps, and the outputs read from them.
+
+    Attributes:
+        name: the recipe's name in ``smoothcert results`` and in docs' ``<!-- results: NAME/OUTPUT -->`` blocks.
+        summary: one line for ``smoothcert results list``.
+        outputs: the names :attr:`tabulate` returns once every step is finished.
+        steps: ``steps(out, settings)`` → the command lines, in order (out: the recipe's folder).
+        tabulate: ``tabulate(out, settings)`` → {output name: Output}, for finished steps only.
+        needs_mnist: ``needs_mnist(settings)`` → whether ``settings.data_dir`` must hold MNIST.
+    """
+
+    name: str
+    summary: str
+    outputs: tuple[str, ...]
+    steps: Callable[[Path, Settings], Sequence[Step]]
+    tabulate: Callable[[Path, Settings], dict[str, Output]]
+    needs_mnist: Callable[[Settings], bool] = lambda settings: False

@@ -1,0 +1,125 @@
+"""Running recipes: each step's command line in order, skipping finished ones, resuming interrupted ones.
+
+Stopping at any point (Ctrl-C, a killed job, a closed laptop) loses at most what the running command itself
+would lose; running again continues. Each recipe folder is locked while it runs, so two ``make results`` never
+write the same runs. The outputs of a recipe are written to ``OUT/RECIPE/outputs.json`` with what they were
+read from, for ``smoothcert results docs``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..errors import InputError, ResultsError
+from ..runs.lock import ResultsLock
+from .recipe import Output, Recipe, Settings
+
+OUTPUTS_FORMAT = "smoothcert-results-outputs"
+
+
+def recipe_dir(out: str | Path, recipe: Recipe) -> Path:
+    return Path(out) / recipe.name
+
+
+def check_settings(recipe: Recipe, settings: Settings) -> None:
+    """A recipe that needs MNIST without a folder holding it is refused before anything runs."""
+    if recipe.needs_mnist(settings) and (settings.data_dir is None or not Path(settings.data_dir).is_dir()):
+        raise InputError(f"recipe {recipe.name!r} needs MNIST: --data-dir {settings.data_dir} is not a folder"
+                         if settings.data_dir is not None else
+                         f"recipe {recipe.name!r} needs MNIST: pass --data-dir (the folder of its IDX files)")
+
+
+def write_commands(out: Path, recipe: Recipe, settings: Settings) -> Path:
+    """OUT/RECIPE/commands.sh: every step's command line, as a user would type it."""
+    path = recipe_dir(out, recipe) / "commands.sh"
+    lines = ["# " + recipe.summary, *(shlex.join(["smoothcert", *s.argv]) for s in recipe.steps(
+        recipe_dir(out, recipe), settings))]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _smoothcert(argv: Sequence[str]) -> int:
+    return subprocess.run([sys.executable, "-m", "smoothcert.cli", *argv], check=False).returncode
+
+
+def run_recipe(recipe: Recipe, out: str | Path, settings: Settings, *,
+               echo: Callable[[str], None] = print, execute: Callable[[Sequence[str]], int] = _smoothcert) -> Path:
+    """Run every unfinished step of ``recipe`` under OUT/RECIPE, then write its outputs; returns outputs.json.
+
+    Raises:
+        InputError: the recipe cannot run with these settings (no MNIST folder).
+        ResultsError: another process runs this recipe folder, or a step's command failed (its exit code named;
+            the steps before it stay finished).
+    """
+    check_settings(recipe, settings)
+    folder = recipe_dir(out, recipe)
+    folder.mkdir(parents=True, exist_ok=True)
+    with ResultsLock(folder / "recipe"):
+        write_commands(out, recipe, settings)
+        steps = list(recipe.steps(folder, settings))
+        for k, step in enumerate(steps, 1):
+            if step.finished():
+                echo(f"[{recipe.name} {k}/{len(steps)}] {step.name}: finished")
+                continue
+            argv = step.command()
+            echo(f"[{recipe.name} {k}/{len(steps)}] {step.name}: + {shlex.join(['smoothcert', *argv])}")
+            code = execute(argv)
+            if code != 0 or not step.finished():
+                raise ResultsError(f"recipe {recipe.name!r}, step {step.name}: `smoothcert {argv[0]}` "
+                                   f"{'exited with ' + str(code) if code else 'left no finished output'}; "
+                                   "the steps before it are kept: run again to continue")
+        return write_outputs(recipe, out, settings)
+
+
+def _digest(path: Path) -> str | None:
+    """sha256 of a run's manifest (its ``.json`` beside a TSV, or manifest.json in a folder), if there is one."""
+    manifest = path / "manifest.json" if path.is_dir() else path.with_suffix(".json")
+    return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
+
+
+def _sha256_file(path: Path) -> str:
+    if not path.is_file():
+        raise ResultsError(f"{path} is not there: the run that should have made it did not finish")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_outputs(recipe: Recipe, out: str | Path, settings: Settings) -> Path:
+    """Tabulate a finished recipe into OUT/RECIPE/outputs.json (its outputs' text, sources, scale, machine)."""
+    from ..accelerate import cpu_name
+
+    folder = recipe_dir(out, recipe)
+    outputs: dict[str, Output] = recipe.tabulate(folder, settings)
+    missing = sorted(set(recipe.outputs) - set(outputs))
+    if missing:
+        raise ResultsError(f"recipe {recipe.name!r} did not make the outputs {', '.join(missing)}")
+    record = {
+        "format": OUTPUTS_FORMAT, "version": 1, "recipe": recipe.name, "scale": settings.scale,
+        "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "cpu": cpu_name(),
+        "commands": str(folder / "commands.sh"),
+        "outputs": {name: {"text": o.text,
+                           "sources": [{"path": str(p), "manifest_sha256": _digest(p)} for p in o.sources],
+                           "files": [{"from": str(src), "to": dest, "sha256": _sha256_file(src)}
+                                     for src, dest in o.files]}
+                    for name, o in outputs.items()},
+    }
+    path = folder / "outputs.json"
+    path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def read_outputs(out: str | Path, recipe: Recipe) -> dict | None:
+    """OUT/RECIPE/outputs.json, or None before the recipe has finished once."""
+    path = recipe_dir(out, recipe) / "outputs.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if record.get("format") != OUTPUTS_FORMAT:
+        raise ResultsError(f"{path} is not a smoothcert results outputs file")
+    return record

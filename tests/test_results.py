@@ -1,0 +1,225 @@
+"""smoothcert results: recipes run resumably, the docs' quotes are regenerated from them and checked number by
+number, and every quote in docs/ is traced to the run that made it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from smoothcert.analysis.intervals import accuracy, class_spread, seed_input_bootstrap
+from smoothcert.cli import main
+from smoothcert.errors import InvalidArgumentError, ResultsError
+from smoothcert.results import (
+    RECIPES,
+    Output,
+    Recipe,
+    Settings,
+    Step,
+    check_docs,
+    find_quotes,
+    regenerate_docs,
+    run_recipe,
+)
+from smoothcert.results.quotes import numbers
+from smoothcert.runs.lock import ResultsLock
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def toy_recipe(name: str = "toy") -> Recipe:
+    """Two steps writing value.json and count.json; outputs a table and a single number from them."""
+
+    def steps(out: Path, settings: Settings) -> list[Step]:
+        return [Step("value", ("write", str(out / "value.json")), done=out / "value.json"),
+                Step("count", ("write", str(out / "count.json")), done=out / "count.json",
+                     resume_marker=out / "count.partial")]
+
+    def tabulate(out: Path, settings: Settings) -> dict[str, Output]:
+        v = json.loads((out / "value.json").read_text())["value"]
+        return {"table": Output(f"| x | y |\n|---|---|\n| {v:.3f} | {2 * v:.3f} |", (out / "value.json",)),
+                "headline": Output(f"{v:.3f}", (out / "value.json",))}
+
+    return Recipe(name, "a toy", ("table", "headline"), steps, tabulate)
+
+
+class Executor:
+    """Stands in for the smoothcert commands: ``write PATH`` writes a complete manifest with value 0.257."""
+
+    def __init__(self, fail: str | None = None, value: float = 0.257) -> None:
+        self.calls: list[list[str]] = []
+        self.fail, self.value = fail, value
+
+    def __call__(self, argv):
+        self.calls.append(list(argv))
+        path = Path(argv[1])
+        if self.fail is not None and path.name == self.fail:
+            path.with_suffix(".partial").write_text("half")
+            return 1
+        path.write_text(json.dumps({"status": "complete", "value": self.value}))
+        return 0
+
+
+def test_a_failed_step_keeps_the_ones_before_and_the_next_run_resumes_it(tmp_path):
+    recipe = toy_recipe()
+    first = Executor(fail="count.json")
+    with pytest.raises(ResultsError, match=r"step count: `smoothcert write` exited with 1.*run again"):
+        run_recipe(recipe, tmp_path, Settings(), execute=first, echo=lambda line: None)
+    assert (tmp_path / "toy" / "value.json").exists() and not (tmp_path / "toy" / "outputs.json").exists()
+    second = Executor()
+    written = run_recipe(recipe, tmp_path, Settings(), execute=second, echo=lambda line: None)
+    assert [c[1].rsplit("/", 1)[1] for c in second.calls] == ["count.json"]  # the finished step is not run again
+    assert second.calls[0][-1] == "--resume"  # the interrupted one continues
+    record = json.loads(written.read_text())
+    assert record["outputs"]["headline"]["text"] == "0.257" and record["scale"] == "full"
+    assert record["outputs"]["headline"]["sources"][0]["path"].endswith("value.json")
+    assert (tmp_path / "toy" / "commands.sh").read_text().splitlines()[1] == \
+        f"smoothcert write {tmp_path / 'toy' / 'value.json'}"
+
+
+def test_a_recipe_folder_another_process_runs_is_refused(tmp_path):
+    (tmp_path / "toy").mkdir()
+    with ResultsLock(tmp_path / "toy" / "recipe"), pytest.raises(ResultsError, match="is being written by"):
+        run_recipe(toy_recipe(), tmp_path, Settings(), execute=Executor(), echo=lambda line: None)
+
+
+def test_a_step_that_exits_0_without_finishing_is_an_error(tmp_path):
+    with pytest.raises(ResultsError, match="left no finished output"):
+        run_recipe(toy_recipe(), tmp_path, Settings(), execute=lambda argv: 0, echo=lambda line: None)
+
+
+def write_doc(docs: Path) -> Path:
+    docs.mkdir()
+    doc = docs / "study.md"
+    doc.write_text("# Study\n\nThe headline is <!-- results: toy/headline -->0.200<!-- /results --> here.\n\n"
+                   "<!-- results: toy/table -->\n| x | y |\n|---|---|\n| 0.200 | 0.400 |\n<!-- /results -->\n\nEnd.\n")
+    return doc
+
+
+def test_docs_quotes_are_regenerated_traced_and_checked_number_by_number(tmp_path):
+    recipes = {"toy": toy_recipe()}
+    doc = write_doc(tmp_path / "docs")
+    assert [q.id for q in find_quotes(tmp_path / "docs")] == ["toy/headline", "toy/table"]
+    assert len(check_docs(tmp_path / "docs", recipes)) == 2  # never regenerated: not traced
+
+    updated, pending = regenerate_docs(tmp_path / "docs", tmp_path / "runs", recipes)  # nothing run yet
+    assert updated == [] and len(pending) == 2 and "0.200" in doc.read_text()
+
+    run_recipe(recipes["toy"], tmp_path / "runs", Settings(), execute=Executor(), echo=lambda line: None)
+    updated, pending = regenerate_docs(tmp_path / "docs", tmp_path / "runs", recipes)
+    text = doc.read_text()
+    assert len(updated) == 2 and pending == []
+    assert "The headline is <!-- results: toy/headline -->0.257<!-- /results --> here." in text
+    assert "| 0.257 | 0.514 |" in text and "0.200" not in text and text.endswith("\n\nEnd.\n")
+    manifest = json.loads((tmp_path / "docs" / "results.json").read_text())
+    assert {e["id"] for e in manifest["quotes"]} == {"toy/headline", "toy/table"}
+    import hashlib
+
+    value_sha = hashlib.sha256((tmp_path / "runs" / "toy" / "value.json").read_bytes()).hexdigest()
+    assert all(e["sources"][0]["manifest_sha256"] == value_sha for e in manifest["quotes"])
+    assert all(e["sources"][0]["path"].endswith("value.json") for e in manifest["quotes"])
+    assert check_docs(tmp_path / "docs", recipes, tmp_path / "runs") == []
+
+    doc.write_text(text.replace("| 0.257 | 0.514 |", "| 0.257 | 0.500 |"))  # a hand edit
+    problems = check_docs(tmp_path / "docs", recipes, tmp_path / "runs")
+    assert len(problems) == 2
+    assert problems[0].startswith("study.md:5: the quote of toy/table is not the one regenerated")
+    assert problems[1] == "study.md:5: toy/table quotes 0.500 where its run gives 0.514"
+
+    # the runs change (a new seed, a fix): the check names the stale number until the docs are regenerated
+    doc.write_text(text)
+    run_recipe(recipes["toy"], tmp_path / "runs2", Settings(), execute=Executor(value=0.3), echo=lambda line: None)
+    assert check_docs(tmp_path / "docs", recipes, tmp_path / "runs2")[0] == \
+        "study.md:3: toy/headline quotes 0.257 where its run gives 0.300"
+
+
+def test_small_runs_never_reach_the_docs_and_unknown_quotes_are_named(tmp_path):
+    recipes = {"toy": toy_recipe()}
+    write_doc(tmp_path / "docs")
+    run_recipe(recipes["toy"], tmp_path / "runs", Settings(scale="small"), execute=Executor(), echo=lambda line: None)
+    with pytest.raises(ResultsError, match="is a small run"):
+        regenerate_docs(tmp_path / "docs", tmp_path / "runs", recipes)
+    (tmp_path / "docs" / "other.md").write_text("<!-- results: toy/nothing -->1<!-- /results -->\n")
+    with pytest.raises(ResultsError, match=r"other\.md:1: recipe 'toy' has no output 'nothing'"):
+        regenerate_docs(tmp_path / "docs", tmp_path / "runs", recipes, allow_small=True)
+
+
+def test_a_quote_shown_as_code_is_an_example_not_a_quote(tmp_path):
+    (tmp_path / "docs").mkdir()
+    example = "```markdown\n<!-- results: toy/table -->\n| 1 |\n<!-- /results -->\n```\n"
+    inline = "Write `<!-- results: toy/headline -->1<!-- /results -->` in a page.\n"
+    (tmp_path / "docs" / "help.md").write_text(example + inline + "<!-- results: toy/headline -->0<!-- /results -->\n")
+    recipes = {"toy": toy_recipe()}
+    assert [(q.line, q.id) for q in find_quotes(tmp_path / "docs")] == [(7, "toy/headline")]
+    run_recipe(recipes["toy"], tmp_path / "runs", Settings(), execute=Executor(), echo=lambda line: None)
+    regenerate_docs(tmp_path / "docs", tmp_path / "runs", recipes)
+    assert (tmp_path / "docs" / "help.md").read_text() == \
+        example + inline + "<!-- results: toy/headline -->0.257<!-- /results -->\n"
+
+
+def test_numbers_are_read_as_written():
+    assert numbers("ACR 1.080 [1,054, 1.108]: −0.019, 96.7% of 1,281 at r=0.25, σ_1 x2") == \
+        ["1.080", "1054", "1.108", "-0.019", "96.7", "1281", "0.25"]
+
+
+def test_every_quote_in_the_docs_is_traced_to_its_run():
+    """The published docs: each quote names a recipe output and is what `smoothcert results docs` wrote."""
+    assert find_quotes(DOCS), "docs/ quotes no recipe output"
+    assert check_docs(DOCS, RECIPES) == []
+
+
+def test_the_audit_recipe_regenerates_every_quote_of_the_docs_from_a_small_run(tmp_path):
+    """The real pipeline end to end at small scale: three seeds of `smoothcert audit run`, their outputs, and
+    every audit-digits quote in a copy of docs/ rewritten from them, number for number."""
+    recipe = RECIPES["audit-digits"]
+    run_recipe(recipe, tmp_path / "runs", Settings(scale="small"), echo=lambda line: None)
+    shutil.copytree(DOCS, tmp_path / "docs")
+    quoted = [q for q in find_quotes(tmp_path / "docs") if q.recipe == recipe.name]
+    assert {q.output for q in quoted} == set(recipe.outputs)  # the docs quote every output the recipe makes
+    only = {recipe.name: recipe, **{n: r for n, r in RECIPES.items() if n != recipe.name}}
+    regenerate_docs(tmp_path / "docs", tmp_path / "runs", only, allow_small=True)
+    assert [p for p in check_docs(tmp_path / "docs", only, tmp_path / "runs") if "audit-digits" in p] == []
+    seeds = next(q for q in find_quotes(tmp_path / "docs") if q.id == "audit-digits/seeds")
+    assert "| noise | 1 |" in seeds.body and "Mean over seeds 0, 1, 2 on the same 60 test inputs" in seeds.body
+
+
+def test_seed_input_bootstrap_covers_the_true_accuracy():
+    """95% intervals from 3 seeds × 200 inputs of known per-input success probabilities cover the mean
+    probability in about 95% of repetitions (binomial band for 200 repetitions)."""
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0.6, 1.0, size=200)  # input i is right with probability p[i] under every seed
+    covered = 0
+    for _ in range(200):
+        inputs = rng.integers(0, len(p), size=200)  # the test inputs drawn from the population
+        seeds = [rng.random(200) < p[inputs] for _ in range(3)]
+        est = seed_input_bootstrap(seeds, accuracy, n_resamples=400, seed=int(rng.integers(1 << 30)))
+        covered += est.low <= p.mean() <= est.high
+        assert est.value == pytest.approx(np.mean([s.mean() for s in seeds]))
+    assert 0.88 <= covered / 200 <= 0.995
+
+
+def test_class_spread_by_hand_and_input_checks():
+    values = np.array([[0, 1], [0, 1], [1, 0], [1, 1], [2, 1]])  # class 0: 1.0, class 1: 0.5, class 2: 1.0
+    assert class_spread(3)(values[None])[0] == pytest.approx(0.5)
+    est = seed_input_bootstrap([values, values], class_spread(3), n_resamples=200)
+    assert est.per_seed == (0.5, 0.5) and 0.0 <= est.low <= 0.5 <= est.high <= 1.0
+    assert f"{est:.2f}".startswith("0.50 [")
+    with pytest.raises(InvalidArgumentError, match="same non-empty inputs"):
+        seed_input_bootstrap([values, values[:3]], class_spread(3))
+
+
+def test_cli_names_bad_recipes_and_missing_mnist_in_one_line(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["results", "run", "nope", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "no recipe 'nope' (known: audit-digits" in result.output
+    result = runner.invoke(main, ["results", "run", "zoo", "--data-dir", str(tmp_path / "absent"),
+                                  "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "recipe 'zoo' needs MNIST" in result.output
+    assert not (tmp_path / "zoo").exists()  # refused before anything ran
+    write_doc(tmp_path / "docs")
+    result = runner.invoke(main, ["results", "check", "--docs", str(tmp_path / "docs")])
+    assert result.exit_code == 2 and "toy/headline names no recipe" in result.output
