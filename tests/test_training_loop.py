@@ -237,7 +237,20 @@ def test_training_leaves_the_global_random_state_alone(digits):
     assert torch.equal(torch.get_rng_state(), before)
 
 
-@pytest.mark.parametrize("bad", [{"schedule": "linear"}, {"optimizer": "rmsprop"}, {"epochs": 0}, {"lr": 0.0}])
+def test_step_schedule_decays_every_lr_step_epochs_as_steplr():
+    """Cohen et al.'s recipe (lr 0.01, γ 0.1 every 30 of 90 epochs) gives PyTorch StepLR's rates, epoch by epoch."""
+    cfg = FitConfig(epochs=90, lr=0.01, lr_gamma=0.1, lr_step=30, optimizer="sgd").validate()
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
+    step = torch.optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.1)
+    for epoch in range(1, 91):
+        assert cfg.lr_at(epoch) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12), epoch
+        opt.step()
+        step.step()
+    assert FitConfig(lr=0.5, lr_gamma=0.7).lr_at(3) == pytest.approx(0.5 * 0.7 ** 2)  # lr_step 1: every epoch
+
+
+@pytest.mark.parametrize("bad", [{"schedule": "linear"}, {"optimizer": "rmsprop"}, {"epochs": 0}, {"lr": 0.0},
+                                 {"lr_step": 0}])
 def test_invalid_fit_config(bad):
     with pytest.raises(InvalidArgumentError):
         FitConfig(**bad).validate()

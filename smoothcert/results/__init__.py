@@ -8,13 +8,15 @@ rewrites the docs' quotes from the outputs and checks every quoted number agains
 from __future__ import annotations
 
 from .audit import audit_recipe
+from .cohen import cohen_recipe
 from .quotes import check_docs, find_quotes, regenerate_docs
 from .recipe import Output, Recipe, Settings, Step
 from .runner import read_outputs, run_recipe, write_outputs
 from .zoo import zoo_recipe
 
 #: Every recipe, by name, in the order ``smoothcert results run`` runs them (cheapest first).
-RECIPES: dict[str, Recipe] = {r.name: r for r in (audit_recipe("digits"), audit_recipe("mnist"), zoo_recipe())}
+RECIPES: dict[str, Recipe] = {r.name: r for r in (audit_recipe("digits"), audit_recipe("mnist"), zoo_recipe(),
+                                                  cohen_recipe())}
 
 __all__ = ["RECIPES", "Output", "Recipe", "Settings", "Step", "check_docs", "find_quotes", "read_outputs",
            "regenerate_docs", "run_recipe", "write_outputs"]

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.intervals import seed_input_bootstrap
+from .cells import cell_steps, certify_argv, finished_results, train_argv
+from .published import PUBLISHED, RADII
 from .recipe import Output, Recipe, Settings, Step
 
 EPOCHS = 20
@@ -26,7 +28,6 @@ LR = 0.001
 N = 10_000
 SKIP = 4  # 500 of the 2,000 test images
 SIGMAS = (1.0, 0.5, 0.25)
-RADII = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5)
 
 #: Each method's options by σ (command-line flags of `smoothcert train`).
 METHODS: dict[str, dict[float, list[str]]] = {
@@ -53,18 +54,6 @@ METHODS: dict[str, dict[float, list[str]]] = {
               1.0: ["--num-noise-vec", "4", "--catrs-eps", "1.0", "--catrs-steps", "4", "--catrs-lambda", "2.0"]},
 }
 
-#: Published MNIST numbers (LeNet trained on the 60k training set, the full 10k test set, N = 100,000, α = 0.001):
-#: {σ: {method: (certified accuracy % at RADII, or None where not at hand; ACR)}}. Sources: Jeong & Shin 2020
-#: (ACR at σ = 1; Gaussian at σ = 0.25, 0.5) and the CAT-RS repository's raw certified-accuracy curves
-#: (data/mnist/noise_σ/noise_σ.tsv_acc).
-PUBLISHED: dict[float, dict[str, tuple[tuple[float | None, ...] | None, float | None]]] = {
-    1.0: {"gaussian": (None, 1.618), "stability": (None, 1.634), "macer": (None, 1.595),
-          "consistency": (None, 1.738), "smoothadv": (None, 1.779),
-          "catrs": ((93.15, 90.47, 87.23, 83.08, 77.62, 64.04, 47.16, 29.99), 1.831)},
-    0.5: {"gaussian": ((99.2, 98.3, 96.9, 94.3, 89.8, 67.8, None, None), 1.558)},
-    0.25: {"gaussian": ((99.2, 98.5, 96.7, 93.1, None, None, None, None), 0.911)},
-}
-
 SMALL_SIGMAS = (0.5,)
 FULL = Settings()
 SMALL_METHODS = ("gaussian", "consistency")
@@ -86,40 +75,27 @@ def commands(out: Path, sigma: float, method: str, settings: Settings) -> tuple[
         data, epochs, n, skip = ["--dataset", "digits"], 1, 100, 20
     else:
         data, epochs, n, skip = ["--dataset", "mnist", "--data-dir", str(settings.data_dir)], EPOCHS, N, SKIP
-    train = ["train", *data, "--arch", "lenet", "--train-sigma", f"{sigma:g}", "--objective", method,
-             *METHODS[method][sigma], "--epochs", str(epochs), "--lr", str(LR), "--seed", "0",
-             "--out", str(d / "model")]
-    certify = ["certify", *data, "--checkpoint", str(d / "model"), "--sigma", f"{sigma:g}",
-               "--n0", "100", "--n", str(n), "--failure-prob", "0.001", "--skip", str(skip), "--seed", "0",
-               "--out", str(d / "certify.tsv")]
-    if settings.small:
-        train.append("--quiet")
+    train = train_argv(d, data, sigma, ["--objective", method, *METHODS[method][sigma], "--epochs", str(epochs),
+                                        "--lr", str(LR), "--seed", "0", *(["--quiet"] if settings.small else [])])
+    certify = certify_argv(d, data, sigma, ["--n0", "100", "--n", str(n), "--failure-prob", "0.001",
+                                            "--skip", str(skip), "--seed", "0"])
     return train, certify
 
 
 def _steps(out: Path, settings: Settings) -> list[Step]:
-    steps = []
-    for sigma, method in cells(settings):
-        d = cell_dir(out, sigma, method)
-        train, certify = commands(out, sigma, method, settings)
-        steps += [Step(f"sigma_{sigma:g}/{method}/train", tuple(train), done=d / "model.safetensors",
-                       resume_marker=d / "model.state.json"),
-                  Step(f"sigma_{sigma:g}/{method}/certify", tuple(certify), done=d / "certify.json",
-                       resume_marker=d / "certify.tsv")]
-    return steps
+    return [step for sigma, method in cells(settings)
+            for step in cell_steps(f"sigma_{sigma:g}/{method}", cell_dir(out, sigma, method),
+                                   *commands(out, sigma, method, settings))]
 
 
 def _cell(out: Path, sigma: float, method: str):
     """(certified accuracy % at RADII, ACR, its Estimate, per-input radius [N] by input index), or None."""
     from ..analysis.metrics import average_certified_radius, certified_accuracy
-    from ..analysis.results import read_results
 
-    step = Step("", (), done=cell_dir(out, sigma, method) / "certify.json")
-    if not step.finished():
+    res = finished_results(cell_dir(out, sigma, method))
+    if res is None:
         return None
-    res = read_results(step.done.with_suffix(".tsv"))
-    order = np.argsort(res.idx)  # rows by input index, so two cells pair input by input
-    per_input = np.where(res.correct, res.radius, 0.0)[order]
+    per_input = np.where(res.correct, res.radius, 0.0)
     acr = seed_input_bootstrap([per_input], _mean)
     return 100 * np.asarray(certified_accuracy(res, RADII)), average_certified_radius(res), acr, per_input
 

@@ -38,7 +38,8 @@ class FitConfig:
         epochs, batch_size: passes over the data and inputs per step.
         lr: base learning rate; weight_decay: the optimizer's (decoupled for "adamw").
         optimizer: "adam", "adamw", "sgd" (momentum 0.9) or "adadelta".
-        schedule: "step" (lr · lr_gamma^(epoch − 1); lr_gamma 1 = constant) or "cosine" (a half cosine from lr
+        schedule: "step" (lr · lr_gamma^⌊(epoch − 1) / lr_step⌋: the rate is multiplied by lr_gamma every
+            lr_step epochs, as PyTorch's StepLR; lr_gamma 1 = constant) or "cosine" (a half cosine from lr
             towards 0 over the epochs); the learning rate is set at the start of every epoch.
         seed: seeds data order, the objective's noise and the global RNG (dropout) during training.
     """
@@ -51,9 +52,10 @@ class FitConfig:
     schedule: str = "step"
     lr_gamma: float = 1.0
     seed: int = 0
+    lr_step: int = 1
 
     def validate(self) -> FitConfig:
-        for name in ("epochs", "batch_size"):
+        for name in ("epochs", "batch_size", "lr_step"):
             if getattr(self, name) < 1:
                 raise InvalidArgumentError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not (math.isfinite(self.lr) and self.lr > 0):
@@ -72,7 +74,7 @@ class FitConfig:
         """Learning rate of epoch ``epoch`` (1-based)."""
         if self.schedule == "cosine":
             return cosine_lr(self.lr, epoch, self.epochs)
-        return self.lr * self.lr_gamma ** (epoch - 1)
+        return self.lr * self.lr_gamma ** ((epoch - 1) // self.lr_step)
 
 
 @dataclass

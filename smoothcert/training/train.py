@@ -35,7 +35,9 @@ class TrainConfig:
         train_noise: the training noise's distribution, "gaussian" (default), "laplace" or "uniform".
         epochs, batch_size, lr, weight_decay: the usual.
         optimizer: "adam", "adamw", "sgd" (momentum 0.9) or "adadelta".
-        lr_gamma: multiply the learning rate by this after every epoch; 1 = constant.
+        lr_gamma, lr_step: multiply the learning rate by lr_gamma every lr_step epochs (PyTorch's StepLR);
+            lr_gamma 1 = constant. Cohen et al.'s and Jeong & Shin's MNIST recipe: SGD, lr 0.01, weight decay
+            1e-4, lr_gamma 0.1 every 30 of 90 epochs.
         seed: seeds shuffling, noise and dropout.
         method: the objective, one of :data:`~smoothcert.training.objectives.NOISE_OBJECTIVES` ("gaussian":
             noise augmentation; "stability", "consistency", "macer", "smoothadv", "smoothmix", "catrs":
@@ -53,6 +55,7 @@ class TrainConfig:
     lr_gamma: float = 1.0
     seed: int = 0
     train_noise: str = "gaussian"
+    lr_step: int = 1
     method: str = "gaussian"
     method_options: dict = field(default_factory=dict)
 
@@ -69,7 +72,8 @@ class TrainConfig:
 
     def fit_config(self) -> FitConfig:
         return FitConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-                         optimizer=self.optimizer, schedule="step", lr_gamma=self.lr_gamma, seed=self.seed)
+                         optimizer=self.optimizer, schedule="step", lr_gamma=self.lr_gamma, seed=self.seed,
+                         lr_step=self.lr_step)
 
     def objective(self) -> Objective:
         """The ``method``'s objective with ``train_noise`` noise of scale ``train_sigma`` (none at 0); for
