@@ -172,19 +172,26 @@ def test_every_quote_in_the_docs_is_traced_to_its_run():
     assert check_docs(DOCS, RECIPES) == []
 
 
-def test_the_audit_recipe_regenerates_every_quote_of_the_docs_from_a_small_run(tmp_path):
-    """The real pipeline end to end at small scale: three seeds of `smoothcert audit run`, their outputs, and
-    every audit-digits quote in a copy of docs/ rewritten from them, number for number."""
-    recipe = RECIPES["audit-digits"]
+#: Every recipe the docs quote (the test below fails for a quoted recipe missing here).
+QUOTED = sorted({q.recipe for q in find_quotes(DOCS)})
+
+
+@pytest.mark.parametrize("name", QUOTED)
+def test_each_quoted_recipe_regenerates_its_quotes_from_a_small_run(name, tmp_path):
+    """The real pipeline end to end at small scale: the recipe's smoothcert commands, their outputs, and every
+    quote of the recipe in a copy of docs/ rewritten from them, number for number."""
+    recipe = RECIPES[name]
     run_recipe(recipe, tmp_path / "runs", Settings(scale="small"), echo=lambda line: None)
     shutil.copytree(DOCS, tmp_path / "docs")
-    quoted = [q for q in find_quotes(tmp_path / "docs") if q.recipe == recipe.name]
-    assert {q.output for q in quoted} == set(recipe.outputs)  # the docs quote every output the recipe makes
-    only = {recipe.name: recipe, **{n: r for n, r in RECIPES.items() if n != recipe.name}}
-    regenerate_docs(tmp_path / "docs", tmp_path / "runs", only, allow_small=True)
-    assert [p for p in check_docs(tmp_path / "docs", only, tmp_path / "runs") if "audit-digits" in p] == []
-    seeds = next(q for q in find_quotes(tmp_path / "docs") if q.id == "audit-digits/seeds")
-    assert "| noise | 1 |" in seeds.body and "Mean over seeds 0, 1, 2 on the same 60 test inputs" in seeds.body
+    regenerate_docs(tmp_path / "docs", tmp_path / "runs", RECIPES, allow_small=True)
+    assert [p for p in check_docs(tmp_path / "docs", RECIPES, tmp_path / "runs") if f" {name}/" in p] == []
+    record = json.loads((tmp_path / "runs" / name / "outputs.json").read_text())
+    for q in find_quotes(tmp_path / "docs"):
+        if q.recipe == name:
+            assert q.body.strip() == record["outputs"][q.output]["text"].strip()
+    if name == "audit-digits":
+        seeds = next(q for q in find_quotes(tmp_path / "docs") if q.id == "audit-digits/seeds")
+        assert "| noise | 1 |" in seeds.body and "Mean over seeds 0, 1, 2 on the same 60 test inputs" in seeds.body
 
 
 def test_seed_input_bootstrap_covers_the_true_accuracy():
@@ -215,7 +222,7 @@ def test_class_spread_by_hand_and_input_checks():
 def test_cli_names_bad_recipes_and_missing_mnist_in_one_line(tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["results", "run", "nope", "--out", str(tmp_path)])
-    assert result.exit_code == 2 and "no recipe 'nope' (known: audit-digits" in result.output
+    assert result.exit_code == 2 and "no recipe 'nope' (known: tradeoff-disks, audit-digits" in result.output
     result = runner.invoke(main, ["results", "run", "zoo", "--data-dir", str(tmp_path / "absent"),
                                   "--out", str(tmp_path)])
     assert result.exit_code == 2 and "recipe 'zoo' needs MNIST" in result.output
