@@ -186,6 +186,8 @@ def test_each_quoted_recipe_regenerates_its_quotes_from_a_small_run(name, tmp_pa
     regenerate_docs(tmp_path / "docs", tmp_path / "runs", RECIPES, allow_small=True)
     assert [p for p in check_docs(tmp_path / "docs", RECIPES, tmp_path / "runs") if f" {name}/" in p] == []
     record = json.loads((tmp_path / "runs" / name / "outputs.json").read_text())
+    page = tmp_path / "runs" / name / "report.html"  # the study's self-contained page, made last
+    assert page.is_file() and "<html" in page.read_text(encoding="utf-8")[:500].lower()
     for q in find_quotes(tmp_path / "docs"):
         if q.recipe == name:
             assert q.body.strip() == record["outputs"][q.output]["text"].strip()

@@ -128,4 +128,5 @@ def audit_recipe(dataset: str) -> Recipe:
                 f"seeds {', '.join(map(str, SEEDS))}",
         outputs=("seeds", *SERIES, "clean_spread_standard", *SEED0_TABLES, *FIGURES),
         steps=_steps(dataset), tabulate=_tabulate(dataset),
-        needs_mnist=lambda settings: dataset == "mnist")
+        needs_mnist=lambda settings: dataset == "mnist",
+        report=lambda out, settings: [out / f"seed_{s}" for s in SEEDS])

@@ -90,4 +90,6 @@ def _tabulate(out: Path, settings: Settings) -> dict[str, Output]:
 def cohen_recipe() -> Recipe:
     return Recipe(name="cohen-mnist", summary="Cohen et al.'s Gaussian baseline on MNIST: σ ∈ {0.25, 0.5, 1} × "
                                               "3 seeds, n = 100,000 on 500 images",
-                  outputs=("table",), steps=_steps, tabulate=_tabulate, needs_mnist=lambda settings: not settings.small)
+                  outputs=("table",), steps=_steps, tabulate=_tabulate, needs_mnist=lambda settings: not settings.small,
+                  report=lambda out, settings: [cell_dir(out, s, seed) / "certify.tsv" for s in _sigmas(settings)
+                                                for seed in SEEDS])

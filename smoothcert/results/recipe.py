@@ -94,6 +94,8 @@ class Recipe:
         steps: ``steps(out, settings)`` → the command lines, in order (out: the recipe's folder).
         tabulate: ``tabulate(out, settings)`` → {output name: Output}, for finished steps only.
         needs_mnist: ``needs_mnist(settings)`` → whether ``settings.data_dir`` must hold MNIST.
+        report: ``report(out, settings)`` → the run folders or results files that ``smoothcert report`` puts on
+            one self-contained page, OUT/RECIPE/report.html, after the other steps (None: no page).
     """
 
     name: str
@@ -102,3 +104,13 @@ class Recipe:
     steps: Callable[[Path, Settings], Sequence[Step]]
     tabulate: Callable[[Path, Settings], dict[str, Output]]
     needs_mnist: Callable[[Settings], bool] = lambda settings: False
+    report: Callable[[Path, Settings], Sequence[Path]] | None = None
+
+    def all_steps(self, out: Path, settings: Settings) -> list[Step]:
+        """The recipe's steps, then the HTML report of its runs."""
+        steps = list(self.steps(out, settings))
+        if self.report is not None:
+            page = out / "report.html"
+            steps.append(Step("report", ("report", *map(str, self.report(out, settings)), "--out", str(page)),
+                              done=page))
+        return steps

@@ -39,7 +39,7 @@ def check_settings(recipe: Recipe, settings: Settings) -> None:
 def write_commands(out: Path, recipe: Recipe, settings: Settings) -> Path:
     """OUT/RECIPE/commands.sh: every step's command line, as a user would type it."""
     path = recipe_dir(out, recipe) / "commands.sh"
-    lines = ["# " + recipe.summary, *(shlex.join(["smoothcert", *s.argv]) for s in recipe.steps(
+    lines = ["# " + recipe.summary, *(shlex.join(["smoothcert", *s.argv]) for s in recipe.all_steps(
         recipe_dir(out, recipe), settings))]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -63,7 +63,7 @@ def run_recipe(recipe: Recipe, out: str | Path, settings: Settings, *,
     folder.mkdir(parents=True, exist_ok=True)
     with ResultsLock(folder / "recipe"):
         write_commands(out, recipe, settings)
-        steps = list(recipe.steps(folder, settings))
+        steps = recipe.all_steps(folder, settings)
         for k, step in enumerate(steps, 1):
             if step.finished():
                 echo(f"[{recipe.name} {k}/{len(steps)}] {step.name}: finished")

@@ -112,7 +112,8 @@ def tradeoff_recipe(dataset: str) -> Recipe:
     return Recipe(name=f"tradeoff-{dataset}", summary=f"Pal & Sulam's grid on {dataset} ({scale}), seeds 0, 1, 2",
                   outputs=("alpha_star", "risk", "alpha_star_seed0", "figure_risk", "figure_certified"),
                   steps=_grid_steps(dataset),
-                  tabulate=_grid_tabulate(dataset), needs_mnist=lambda settings: dataset == "mnist")
+                  tabulate=_grid_tabulate(dataset), needs_mnist=lambda settings: dataset == "mnist",
+                  report=lambda out, settings: [out / f"seed_{s}" for s in SEEDS])
 
 
 def _disks_steps(out: Path, settings: Settings) -> list[Step]:
@@ -131,4 +132,5 @@ def _disks_tabulate(out: Path, settings: Settings) -> dict[str, Output]:
 def disks_recipe() -> Recipe:
     return Recipe(name="tradeoff-disks", summary="Pal & Sulam's synthetic disks: ζ ∈ {0..3}, α ∈ {0..20}, "
                                                  "β ∈ {8, 11, 14}, 10 draws",
-                  outputs=("alpha_star", "figure_gains"), steps=_disks_steps, tabulate=_disks_tabulate)
+                  outputs=("alpha_star", "figure_gains"), steps=_disks_steps, tabulate=_disks_tabulate,
+                  report=lambda out, settings: [out / "disks"])

@@ -182,4 +182,5 @@ def _tabulate(out: Path, settings: Settings) -> dict[str, Output]:
 def zoo_recipe() -> Recipe:
     return Recipe(name="zoo", summary="the training zoo on MNIST: seven objectives × σ ∈ {1, 0.5, 0.25}, certified",
                   outputs=("table", *GAINS), steps=_steps, tabulate=_tabulate,
-                  needs_mnist=lambda settings: not settings.small)
+                  needs_mnist=lambda settings: not settings.small,
+                  report=lambda out, settings: [cell_dir(out, s, m) / "certify.tsv" for s, m in cells(settings)])
