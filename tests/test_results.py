@@ -221,6 +221,13 @@ def test_class_spread_by_hand_and_input_checks():
         seed_input_bootstrap([values, values[:3]], class_spread(3))
 
 
+def test_ctrl_c_says_that_rerunning_continues():
+    from smoothcert.cli.common import interrupt_hint
+
+    hint = interrupt_hint((main, ["results", "run", "zoo"]))
+    assert "rerun the same command to continue" in hint and "--resume" not in hint
+
+
 def test_cli_names_bad_recipes_and_missing_mnist_in_one_line(tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["results", "run", "nope", "--out", str(tmp_path)])

@@ -84,6 +84,8 @@ def interrupt_hint(invoked: tuple[click.Command | None, list[str]] | None) -> st
     while isinstance(command, click.Group):
         name = next((arg for arg in rest if arg in command.commands), None)
         command, rest = (command.commands[name], rest[rest.index(name) + 1:]) if name else (None, [])
+    if getattr(command, "continues_on_rerun", False):  # e.g. `results run`: it skips what is finished by itself
+        return "what was written so far is kept: rerun the same command to continue (finished steps are skipped)"
     if command is not None and any(param.name == "resume" for param in command.params):
         return "what was written so far is kept: rerun the same command with --resume to continue"
     return ("files written so far are kept, but this command has no --resume: rerunning it starts it again "

@@ -72,6 +72,9 @@ def run(names, out, data_dir, scale) -> None:
         click.echo(f"[{recipe.name}] outputs: {written}")
 
 
+run.continues_on_rerun = True  # what Ctrl-C's message tells the user (cli.common.interrupt_hint)
+
+
 @results.command("docs")
 @runs_option
 @click.option("--docs", "docs_dir", type=click.Path(file_okay=False), default="docs", show_default=True,
