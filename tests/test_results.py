@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from smoothcert.analysis.intervals import accuracy, class_spread, seed_input_bootstrap
 from smoothcert.cli import main
-from smoothcert.errors import InvalidArgumentError, ResultsError
+from smoothcert.errors import InputError, InvalidArgumentError, ResultsError
 from smoothcert.results import (
     RECIPES,
     Output,
@@ -79,6 +79,12 @@ def test_a_failed_step_keeps_the_ones_before_and_the_next_run_resumes_it(tmp_pat
     assert record["outputs"]["headline"]["sources"][0]["path"].endswith("value.json")
     assert (tmp_path / "toy" / "commands.sh").read_text().splitlines()[1] == \
         f"smoothcert write {tmp_path / 'toy' / 'value.json'}"
+
+
+def test_a_recipe_that_reads_another_is_refused_before_it_has_run(tmp_path):
+    with pytest.raises(InputError, match=r"reads the runs of 'zoo': run `smoothcert results run zoo` first"):
+        run_recipe(RECIPES["audit-zoo"], tmp_path, Settings(scale="small"), echo=lambda line: None)
+    assert not (tmp_path / "audit-zoo").exists()
 
 
 def test_a_recipe_folder_another_process_runs_is_refused(tmp_path):
@@ -181,6 +187,8 @@ def test_each_quoted_recipe_regenerates_its_quotes_from_a_small_run(name, tmp_pa
     """The real pipeline end to end at small scale: the recipe's smoothcert commands, their outputs, and every
     quote of the recipe in a copy of docs/ rewritten from them, number for number."""
     recipe = RECIPES[name]
+    for required in recipe.requires:
+        run_recipe(RECIPES[required], tmp_path / "runs", Settings(scale="small"), echo=lambda line: None)
     run_recipe(recipe, tmp_path / "runs", Settings(scale="small"), echo=lambda line: None)
     shutil.copytree(DOCS, tmp_path / "docs")
     regenerate_docs(tmp_path / "docs", tmp_path / "runs", RECIPES, allow_small=True)

@@ -45,12 +45,14 @@ def _steps(dataset: str):
 
 
 def _rows(folder: Path, family: str, sigma: float) -> np.ndarray:
-    """[N, 4] int rows of one audit file sorted by input: label, PREDICT right, abstained, base right on x."""
+    """[N, 5] rows of one audit file sorted by input: label, PREDICT right, abstained, base right on x, and the
+    share of the n noisy copies the base model gets right."""
     res = read_results(folder / "samples" / f"{family}_sigma_{sigma_name(sigma)}.tsv")
     order = np.argsort(res.idx)
     smoothed, base = res.extra["smoothed"][order], res.extra["base_clean"][order]
     label = res.label[order]
-    return np.stack([label, smoothed == label, smoothed == -1, base == label], axis=1).astype(np.int64)
+    return np.stack([label, smoothed == label, smoothed == -1, base == label, res.extra["p_label"][order]],
+                    axis=1).astype(np.float64)
 
 
 def _estimates(out: Path, settings: Settings) -> dict[tuple[str, float], dict[str, Estimate]]:

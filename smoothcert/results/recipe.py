@@ -94,6 +94,7 @@ class Recipe:
         steps: ``steps(out, settings)`` → the command lines, in order (out: the recipe's folder).
         tabulate: ``tabulate(out, settings)`` → {output name: Output}, for finished steps only.
         needs_mnist: ``needs_mnist(settings)`` → whether ``settings.data_dir`` must hold MNIST.
+        requires: recipes whose finished runs this one reads (beside it in the same folder).
         report: ``report(out, settings)`` → the run folders or results files that ``smoothcert report`` puts on
             one self-contained page, OUT/RECIPE/report.html, after the other steps (None: no page).
     """
@@ -104,6 +105,7 @@ class Recipe:
     steps: Callable[[Path, Settings], Sequence[Step]]
     tabulate: Callable[[Path, Settings], dict[str, Output]]
     needs_mnist: Callable[[Settings], bool] = lambda settings: False
+    requires: tuple[str, ...] = ()
     report: Callable[[Path, Settings], Sequence[Path]] | None = None
 
     def all_steps(self, out: Path, settings: Settings) -> list[Step]:

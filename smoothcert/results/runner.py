@@ -59,6 +59,10 @@ def run_recipe(recipe: Recipe, out: str | Path, settings: Settings, *,
             the steps before it stay finished).
     """
     check_settings(recipe, settings)
+    for name in recipe.requires:
+        if not (Path(out) / name / "outputs.json").is_file():
+            raise InputError(f"recipe {recipe.name!r} reads the runs of {name!r}: run `smoothcert results run {name}` "
+                             "first (or both, in that order)")
     folder = recipe_dir(out, recipe)
     folder.mkdir(parents=True, exist_ok=True)
     with ResultsLock(folder / "recipe"):
