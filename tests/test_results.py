@@ -204,6 +204,26 @@ def test_each_quoted_recipe_regenerates_its_quotes_from_a_small_run(name, tmp_pa
         assert "| noise | 1 |" in seeds.body and "Mean over seeds 0, 1, 2 on the same 60 test inputs" in seeds.body
 
 
+MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+@pytest.mark.parametrize("name", sorted(set(RECIPES) - set(QUOTED)))
+def test_every_other_recipe_runs_end_to_end_at_small_scale(name, tmp_path):
+    """The recipes the docs do not quote yet (their full runs take hours) make every output and their page."""
+    recipe = RECIPES[name]
+    settings = Settings(scale="small", data_dir=MNIST)
+    if recipe.needs_mnist(settings) and not MNIST.is_dir():
+        pytest.skip(f"no MNIST at {MNIST}")
+    for required in recipe.requires:
+        run_recipe(RECIPES[required], tmp_path, settings, echo=lambda line: None)
+    record = json.loads(run_recipe(recipe, tmp_path, settings, echo=lambda line: None).read_text())
+    assert set(record["outputs"]) == set(recipe.outputs) and record["scale"] == "small"
+    assert all(o["text"].strip() for o in record["outputs"].values())
+    assert (tmp_path / name / "report.html").is_file()
+    commands = (tmp_path / name / "commands.sh").read_text().splitlines()
+    assert len(commands) == 1 + len(recipe.all_steps(tmp_path / name, settings))
+
+
 def test_seed_input_bootstrap_covers_the_true_accuracy():
     """95% intervals from 3 seeds × 200 inputs of known per-input success probabilities cover the mean
     probability in about 95% of repetitions (binomial band for 200 repetitions)."""

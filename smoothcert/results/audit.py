@@ -34,7 +34,7 @@ def _steps(dataset: str):
     def steps(out: Path, settings: Settings) -> list[Step]:
         data = ["--dataset", dataset]
         if dataset == "mnist":
-            data += ["--data-dir", str(settings.data_dir), "--max", "2000"]
+            data += ["--data-dir", str(settings.data_dir), *([] if settings.small else ["--max", "2000"])]
         small = (["--max", "60", "--epochs", "2", "--n", "100", "--n0", "20", "--matrix-n", "20",
                   "--sigmas", ",".join(f"{s:g}" for s in SMALL_SIGMAS), "--no-synthetic", "--batch-size", "256",
                   "--no-compile", "--quiet"] if settings.small else [])

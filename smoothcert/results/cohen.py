@@ -50,7 +50,8 @@ def _steps(out: Path, settings: Settings) -> list[Step]:
             steps += cell_steps(f"sigma_{sigma:g}/seed_{seed}", d,
                                 train_argv(d, data, sigma, [*train, "--seed", str(seed)]),
                                 certify_argv(d, data, sigma, ["--n0", "100", "--n", str(n), "--failure-prob",
-                                                              "0.001", "--skip", str(skip), "--seed", str(seed)]))
+                                                              "0.001", "--skip", str(skip), "--seed", str(seed),
+                                                              *(["--batch-size", "256"] if settings.small else [])]))
     return steps
 
 

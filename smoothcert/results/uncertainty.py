@@ -28,7 +28,8 @@ REJECT_RATES = (0.05, 0.1, 0.2, 0.3)
 def _steps(out: Path, settings: Settings) -> list[Step]:
     if settings.small:
         data, train, sweep = ["--dataset", "digits"], ["--epochs", "1", "--quiet"], ["--n", "100", "--n0", "20",
-                                                                                      "--skip", "20", "--quiet"]
+                                                                                      "--skip", "20", "--quiet",
+                                                                                      "--batch-size", "256"]
     else:
         data = ["--dataset", "mnist", "--data-dir", str(settings.data_dir)]
         train, sweep = ["--epochs", "10", "--lr", "0.001"], ["--n", "100000", "--n0", "100", "--skip", "10"]

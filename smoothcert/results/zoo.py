@@ -78,7 +78,8 @@ def commands(out: Path, sigma: float, method: str, settings: Settings) -> tuple[
     train = train_argv(d, data, sigma, ["--objective", method, *METHODS[method][sigma], "--epochs", str(epochs),
                                         "--lr", str(LR), "--seed", "0", *(["--quiet"] if settings.small else [])])
     certify = certify_argv(d, data, sigma, ["--n0", "100", "--n", str(n), "--failure-prob", "0.001",
-                                            "--skip", str(skip), "--seed", "0"])
+                                            "--skip", str(skip), "--seed", "0",
+                                            *(["--batch-size", "256"] if settings.small else [])])
     return train, certify
 
 
