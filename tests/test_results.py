@@ -149,6 +149,10 @@ def test_small_runs_never_reach_the_docs_and_unknown_quotes_are_named(tmp_path):
     run_recipe(recipes["toy"], tmp_path / "runs", Settings(scale="small"), execute=Executor(), echo=lambda line: None)
     with pytest.raises(ResultsError, match="is a small run"):
         regenerate_docs(tmp_path / "docs", tmp_path / "runs", recipes)
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(ResultsError, match="quotes no recipe output"):
+        regenerate_docs(tmp_path / "plain", tmp_path / "runs", recipes)
+    assert not (tmp_path / "plain" / "results.json").exists()
     (tmp_path / "docs" / "other.md").write_text("<!-- results: toy/nothing -->1<!-- /results -->\n")
     with pytest.raises(ResultsError, match=r"other\.md:1: recipe 'toy' has no output 'nothing'"):
         regenerate_docs(tmp_path / "docs", tmp_path / "runs", recipes, allow_small=True)

@@ -109,6 +109,8 @@ def regenerate_docs(docs: str | Path, out: str | Path, recipes: Mapping[str, Rec
     """
     docs = Path(docs)
     quotes = find_quotes(docs)
+    if not quotes:  # nothing to regenerate: write no record into a folder that quotes nothing
+        raise ResultsError(f"{docs} quotes no recipe output (<!-- results: RECIPE/OUTPUT --> … <!-- /results -->)")
     problems = [p for q in quotes if (p := _known(q, recipes))]
     if problems:
         raise ResultsError("; ".join(problems))
@@ -195,17 +197,17 @@ def check_docs(docs: str | Path, recipes: Mapping[str, Recipe], out: str | Path 
     """
     docs = Path(docs)
     quotes = find_quotes(docs)
-    traced = {(e["doc"], e["id"], e["sha256"]) for e in _read_manifest(docs)}
+    entries = {(e["doc"], e["id"], e["sha256"]): e for e in _read_manifest(docs)}
     problems = []
     for q in quotes:
         if (p := _known(q, recipes)) is not None:
             problems.append(p)
             continue
-        if (q.doc, q.id, sha256(q.body)) not in traced:
+        entry = entries.get((q.doc, q.id, sha256(q.body)))
+        if entry is None:
             problems.append(f"{q.where}: the quote of {q.id} is not the one regenerated from its runs "
                             f"(edited by hand, or never regenerated: smoothcert results docs)")
-        for f in next((e.get("files", []) for e in _read_manifest(docs)
-                       if (e["doc"], e["id"], e["sha256"]) == (q.doc, q.id, sha256(q.body))), []):
+        for f in [] if entry is None else entry.get("files", []):
             dest = docs / f["to"]
             if not dest.is_file() or hashlib.sha256(dest.read_bytes()).hexdigest() != f["sha256"]:
                 problems.append(f"{q.where}: {f['to']} is not the figure {q.id} made (smoothcert results docs)")
