@@ -57,6 +57,8 @@ def mix() -> None:
 @click.option("--mixing-steps", default="1,6", show_default=True, help="Random attack iterations: LOW,HIGH.")
 @click.option("--mixing-lr", type=float, default=1e-3, show_default=True)
 @click.option("--mixing-max", type=int, default=None, help="Train the mixing network on at most this many images.")
+@click.option("--validation-size", type=int, default=0, show_default=True,
+              help="Hold out this many training examples from every model, for `mix eval --split validation`.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_common
 def train_cmd(**o) -> None:
@@ -73,7 +75,7 @@ def train_cmd(**o) -> None:
         noise_sigma=o["noise_sigma"], noise_epochs=o["noise_epochs"],
         mixing=MixingConfig(eps=o["eps"], norm=o["norm"], steps_low=steps[0], steps_high=steps[1],
                             attack=o["mixing_attack"], epochs=o["mixing_epochs"], lr=o["mixing_lr"], seed=o["seed"]),
-        mixing_max=o["mixing_max"], seed=o["seed"], data_seed=o["data_seed"])
+        mixing_max=o["mixing_max"], seed=o["seed"], data_seed=o["data_seed"], validation_size=o["validation_size"])
     _echo(train_run(o["out"], plan, data=o["dataset"], data_dir=o["data_dir"], download=o["download"],
                     device=pick_device(o["device"]), progress=not o["quiet"], echo=click.echo), title=False)
 
@@ -87,7 +89,12 @@ def train_cmd(**o) -> None:
 @click.option("--gamma-scale", type=float, default=2.0, show_default=True, help="γ′ = scale·BN(γ) + bias.")
 @click.option("--gamma-biases", default="-1,0,1", show_default=True, help="One adaptive mixture per bias.")
 @renamed_option("--mixing-alpha-range", "--alpha-range", "alpha_range", default="0,1", show_default=True,
-                help="Range of the adaptive mixing weight α(x): LOW,HIGH (former name: --alpha-range).")
+                help="Range of the adaptive mixing weight α(x): LOW,HIGH, or several as LOW,HIGH;LOW,HIGH (one "
+                     "adaptive mixture per bias and range; former name: --alpha-range).")
+@click.option("--split", type=click.Choice(["test", "validation"]), default="test", show_default=True,
+              help="Evaluate on the test inputs or on the examples `mix train --validation-size` held out.")
+@click.option("--selection", type=click.Path(dir_okay=False), default=None,
+              help="selection.json of `mix select`: evaluate its adaptive mixture (and its fixed α).")
 @click.option("--attacks", default="pgd,apgd-ce", show_default=True, help="Sequence: pgd, apgd-ce, apgd-dlr.")
 @click.option("--norm", type=click.Choice(["linf", "l2"]), default="linf", show_default=True)
 @click.option("--steps", type=int, default=20, show_default=True, help="Iterations of each attack.")
@@ -106,29 +113,57 @@ def train_cmd(**o) -> None:
 def eval_cmd(**o) -> None:
     """Clean and robust accuracy of standard, robust, fixed-α and adaptive mixtures; table and plot."""
     from ..attacks import METHODS, AutoAttackConfig
-    from ..studies.mixing import EvalPlan, eval_run
+    from ..studies.mixing import EvalPlan, apply_selection, eval_run, read_selection
 
     attacks = [a.strip() for a in o["attacks"].split(",") if a.strip()]
     bad = [a for a in attacks if a not in METHODS or a == "autoattack"]
     if bad or not attacks:
         raise InvalidArgumentError(f"--attacks takes pgd, apgd-ce, apgd-dlr; got {o['attacks']!r}")
-    alpha_range = parse_floats(o["alpha_range"], "--mixing-alpha-range")
-    if len(alpha_range) != 2:
-        raise InvalidArgumentError(f"--mixing-alpha-range needs LOW,HIGH, got {o['alpha_range']!r}")
+    alpha_ranges = []
+    for part in o["alpha_range"].split(";"):
+        bounds = parse_floats(part, "--mixing-alpha-range")
+        if len(bounds) != 2:
+            raise InvalidArgumentError(f"--mixing-alpha-range needs LOW,HIGH[;LOW,HIGH…], got {o['alpha_range']!r}")
+        alpha_ranges.append((bounds[0], bounds[1]))
     alphas = parse_floats(o["alphas"], "--mixing-alphas")
     if any(not 0 <= a <= 1 for a in alphas):
         raise InvalidArgumentError(f"--mixing-alphas must lie in [0, 1], got {o['alphas']!r}")
     plan = EvalPlan(eps=parse_floats(o["eps"], "--eps"), alphas=alphas,
                     gamma_scale=o["gamma_scale"], gamma_biases=parse_floats(o["gamma_biases"], "--gamma-biases"),
-                    alpha_range=(alpha_range[0], alpha_range[1]), attacks=attacks, norm=o["norm"],
+                    alpha_ranges=alpha_ranges, attacks=attacks, norm=o["norm"],
                     steps=o["steps"], max_inputs=o["max_inputs"], autoattack_inputs=o["autoattack_max"],
                     autoattack=AutoAttackConfig(apgd_iter=o["autoattack_iter"],
                                                 square_queries=o["autoattack_queries"]),
-                    batch_size=o["batch_size"], seed=o["seed"], name=o["name"])
+                    batch_size=o["batch_size"], seed=o["seed"], name=o["name"], split=o["split"])
+    if o["selection"]:
+        ctx = click.get_current_context()
+        given = [f"--{k.replace('_', '-')}" for k in ("gamma_scale", "gamma_biases", "alpha_range")
+                 if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            raise InvalidArgumentError(f"--selection sets the adaptive mixture; do not also give {', '.join(given)}")
+        plan = apply_selection(plan, read_selection(o["selection"]))
     run = Path(o["run_dir"])
     _echo(eval_run(run, plan, data_dir=o["data_dir"], download=o["download"], device=pick_device(o["device"]),
                    resume=o["resume"], overwrite=o["overwrite"], progress=not o["quiet"], echo=click.echo))
     click.echo(f"table {run / (plan.name + '.md')}; plot {run / 'tradeoff.png'}")
+
+
+@mix.command("select")
+@click.option("--run", "run_dir", type=click.Path(), required=True, help="Run folder of `mix train`.")
+@click.option("--from", "source", default="validation", show_default=True,
+              help="The validation evaluation NAME.tsv to choose from (`mix eval --split validation --name NAME`).")
+@click.option("--keep", type=float, default=0.5, show_default=True,
+              help="Share of the clean accuracy the robust model gives up that a chosen mixture must keep.")
+@click.option("--eps", type=float, default=None, help="Robust accuracy read at this ε (default: the largest).")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier selection.json.")
+def select_cmd(run_dir, source, keep, eps, overwrite) -> None:
+    """Choose the fixed α and the adaptive mixture's γ bias and α range on the validation split."""
+    from ..studies.mixing import select_run
+
+    run = Path(run_dir)
+    _echo(select_run(run, source=source, keep=keep, eps=eps, overwrite=overwrite))
+    click.echo(f"selection {run / 'selection.json'}; evaluate it with `smoothcert mix eval --run {run} "
+               f"--selection {run / 'selection.json'}`")
 
 
 @mix.command("certify")

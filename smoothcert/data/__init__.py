@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from smoothcert.data.base import Dataset
+from smoothcert.data.base import Dataset, hold_out
 from smoothcert.data.digits import load_digits
 from smoothcert.data.mnist import MNIST_MD5, MNIST_URL, default_data_dir, download_mnist, load_mnist, read_idx
 from smoothcert.data.npz import load_npz
@@ -93,6 +93,7 @@ __all__ = [
     "default_data_dir",
     "download_mnist",
     "gaussian_blobs",
+    "hold_out",
     "load_dataset",
     "load_digits",
     "load_mnist",

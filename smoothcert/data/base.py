@@ -166,3 +166,29 @@ def from_numpy(
         train_indices=np.asarray(train_indices, dtype=np.int64),
         test_indices=np.asarray(test_indices, dtype=np.int64),
     )
+
+
+def hold_out(data: Dataset, size: int, seed: int) -> tuple[Dataset, Dataset]:
+    """Split a validation set off ``data``'s training examples: (``data`` trained on the rest, the validation set).
+
+    The first is ``data`` with ``size`` fewer training examples and the same test set; the second has those
+    ``size`` held-out examples as its test set (and the rest as its training set), so anything that evaluates
+    ``x_test`` evaluates it on the validation set. The draw is stratified and seeded, so the same ``data``,
+    ``size`` and ``seed`` give the same split (a run records the two numbers and draws it again).
+
+    Args:
+        data: a loaded split; size: examples to hold out (each class keeps one on both sides); seed: the draw.
+    """
+    size = check_count("validation size", size)
+    keep, held = stratified_split(data.y_train.numpy(), size, seed)
+    keep, held = np.sort(keep), np.sort(held)  # the training order stays the loader's
+    pool = data.train_indices if data.train_indices is not None else np.arange(len(data.y_train), dtype=np.int64)
+    note = f"{size:,} of its {len(data.y_train):,} training examples held out for validation (stratified, seed {seed})"
+    train = Dataset(data.name, data.x_train[keep], data.y_train[keep], data.x_test, data.y_test, data.num_classes,
+                    data.class_names, f"{data.split_note}; {note}", {**data.split, "validation": [size, seed]},
+                    pool[keep], data.test_indices)
+    validation = Dataset(data.name, data.x_train[keep], data.y_train[keep], data.x_train[held], data.y_train[held],
+                         data.num_classes, data.class_names,
+                         f"validation: {note} of {data.name} ({data.split_note.rstrip('.')})",
+                         {**data.split, "validation": [size, seed]}, pool[keep], pool[held])
+    return train, validation

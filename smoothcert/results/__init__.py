@@ -10,6 +10,7 @@ from __future__ import annotations
 from .audit import audit_recipe
 from .audit_zoo import audit_zoo_recipe
 from .cohen import cohen_recipe
+from .mixing import mixing_recipe
 from .quotes import check_docs, find_quotes, regenerate_docs
 from .recipe import Output, Recipe, Settings, Step
 from .runner import read_outputs, run_recipe, write_outputs
@@ -20,7 +21,7 @@ from .zoo import zoo_recipe
 #: Every recipe, by name, in the order ``smoothcert results run`` runs them (cheapest first).
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     disks_recipe(), audit_recipe("digits"), tradeoff_recipe("digits"), audit_recipe("mnist"), tradeoff_recipe("mnist"),
-    zoo_recipe(), audit_zoo_recipe(), uncertainty_recipe(), cohen_recipe())}
+    zoo_recipe(), audit_zoo_recipe(), mixing_recipe(), uncertainty_recipe(), cohen_recipe())}
 
 __all__ = ["RECIPES", "Output", "Recipe", "Settings", "Step", "check_docs", "find_quotes", "read_outputs",
            "regenerate_docs", "run_recipe", "write_outputs"]

@@ -11,8 +11,9 @@ mixing network, are models (:mod:`smoothcert.models.mixed`, :mod:`smoothcert.mod
 - :mod:`.evaluate`: clean and worst-case robust accuracy of base models, the fixed-α sweep and adaptive mixtures.
 - :mod:`.certify`: votes of the smoothed robust model (:class:`MixtureTask` on any backend), and the mixture's
   certified and clean accuracy from them.
+- :mod:`.select`: the rule that chooses the fixed α and the adaptive settings on the validation split.
 - :mod:`.plots`: the clean/robust trade-off and certified accuracy against α.
-- :mod:`.job`: the ``smoothcert mix train | eval | certify | plot`` jobs on a run folder, each returning its
+- :mod:`.job`: the ``smoothcert mix train | eval | select | certify | plot`` jobs on a run folder, each returning its
   document.
 """
 
@@ -31,11 +32,15 @@ from .job import (
     CertifyPlan,
     EvalPlan,
     TrainPlan,
+    adaptive_name,
     all_eval_rows,
+    apply_selection,
     certify_run,
     eval_run,
     plot_run,
+    read_selection,
     run_dataset,
+    select_run,
     train_run,
 )
 from .plots import plot_certified_vs_alpha, plot_tradeoff
@@ -59,8 +64,10 @@ __all__ = [
     "MixtureVotes",
     "ModelEntry",
     "TrainPlan",
+    "adaptive_name",
     "adversarial_train",
     "all_eval_rows",
+    "apply_selection",
     "build_mixed",
     "certify_mixture_dataset",
     "certify_run",
@@ -74,8 +81,10 @@ __all__ = [
     "plot_tradeoff",
     "read_eval_rows",
     "read_mixture_votes",
+    "read_selection",
     "run_dataset",
     "sample_mixture_counts",
+    "select_run",
     "train_mixing",
     "train_robust_model",
     "train_run",

@@ -28,7 +28,21 @@ from ...validate import check_choice, check_count, check_positive, check_real, c
 
 KINDS = ("standard", "robust", "fixed", "adaptive")
 EVAL_COLUMNS = ("idx", "model", "kind", "setting", "eps", "attack", "clean_accuracy", "robust_accuracy", "n",
-                "alpha_clean", "seconds")
+                "alpha_clean", "seconds", "clean_correct", "robust_correct")
+#: The columns of evaluation files written before the per-input outcomes were kept (read, never resumed).
+LEGACY_EVAL_COLUMNS = EVAL_COLUMNS[:-2]
+
+
+def encode_correct(correct: torch.Tensor | np.ndarray) -> str:
+    """A [N] boolean outcome per input as a string of N characters 0/1 (one TSV cell)."""
+    return "".join("1" if c else "0" for c in np.asarray(correct, dtype=bool).tolist())
+
+
+def decode_correct(text: str) -> np.ndarray:
+    """The [N] boolean array :func:`encode_correct` wrote; an empty cell (a legacy file) gives an empty array."""
+    if text.strip("01"):
+        raise ValueError(f"not a string of 0/1 outcomes: {text[:20]!r}")
+    return np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord("1")
 
 
 @dataclass(frozen=True)
@@ -107,7 +121,7 @@ def evaluate_robustness(
     todo = [(i, e, eps) for i, (e, eps) in enumerate(plan) if i not in writer.done]
     context = {**(context or {}), "fingerprint": fingerprint}
     write_manifest(out, arguments, status="running", **context)
-    clean_cache: dict[str, tuple[float, float]] = {}
+    clean_cache: dict[str, tuple[float, float, str]] = {}
     rows: list[dict] = []
     bar = tqdm(total=len(todo) * len(x), unit="input", disable=not progress, desc="robust accuracy",
                mininterval=0.5)
@@ -118,15 +132,17 @@ def evaluate_robustness(
                 bar.set_postfix(model=entry.name, eps=f"{eps:g}")
                 model = entry.model.eval()
                 if entry.name not in clean_cache:
-                    acc = float((predictions(model, x) == y).float().mean())
-                    clean_cache[entry.name] = (acc, mean_alpha(model, x))
+                    clean_ok = predictions(model, x) == y
+                    clean_cache[entry.name] = (float(clean_ok.float().mean()), mean_alpha(model, x),
+                                               encode_correct(clean_ok.cpu()))
                 t0 = time.perf_counter()
                 fns, described = _ensemble(entry, attacks, eps, composite_weight, seed, i, x.device)
                 ok = worst_case_correct(model, x, y, fns, batch_size=batch_size, progress=bar.update)
                 row = {"idx": i, "model": entry.name, "kind": entry.kind, "setting": entry.setting, "eps": eps,
                        "attack": described, "clean_accuracy": clean_cache[entry.name][0],
                        "robust_accuracy": float(ok.float().mean()), "n": len(x),
-                       "alpha_clean": clean_cache[entry.name][1], "seconds": round(time.perf_counter() - t0, 2)}
+                       "alpha_clean": clean_cache[entry.name][1], "seconds": round(time.perf_counter() - t0, 2),
+                       "clean_correct": clean_cache[entry.name][2], "robust_correct": encode_correct(ok.cpu())}
                 writer.write(row)
                 rows.append(row)
     finally:
@@ -153,32 +169,41 @@ def _ensemble(entry: ModelEntry, attacks: Sequence[AttackConfig], eps: float, we
     return fns, "; then ".join(texts)
 
 
-def is_eval_file(path: str | Path) -> bool:
-    """Whether ``path`` is a file whose header is that of an evaluation TSV."""
-    path = Path(path)
+def _header(path: Path) -> list[str] | None:
     try:
         with path.open(encoding="utf-8") as f:
-            return f.readline().rstrip("\n").split("\t") == list(EVAL_COLUMNS)
+            return f.readline().rstrip("\n").split("\t")
     except (OSError, UnicodeDecodeError):
-        return False
+        return None
+
+
+def is_eval_file(path: str | Path) -> bool:
+    """Whether ``path`` is a file whose header is that of an evaluation TSV (this one's or the legacy one)."""
+    return _header(Path(path)) in (list(EVAL_COLUMNS), list(LEGACY_EVAL_COLUMNS))
 
 
 def read_eval_rows(path: str | Path) -> list[dict]:
-    """Rows of an evaluation TSV written by :func:`evaluate_robustness`, numbers converted."""
+    """Rows of an evaluation TSV written by :func:`evaluate_robustness`, numbers converted; ``clean_correct`` and
+    ``robust_correct`` are [n] boolean arrays of the per-input outcomes (empty for a legacy file)."""
     path = Path(path)
-    if not is_eval_file(path):
+    columns = _header(path)
+    if columns not in (list(EVAL_COLUMNS), list(LEGACY_EVAL_COLUMNS)):
         raise ResultsError(f"{path} is not an evaluation file (expected columns {EVAL_COLUMNS})")
     out = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()[1:], start=2):
         cells = line.split("\t")
-        if len(cells) != len(EVAL_COLUMNS):
+        if len(cells) != len(columns):
             raise ResultsError(f"{path}: line {number} is malformed")
-        row: dict = dict(zip(EVAL_COLUMNS, cells, strict=True))
+        row: dict = {"clean_correct": "", "robust_correct": "", **dict(zip(columns, cells, strict=True))}
         try:
             for k in ("eps", "clean_accuracy", "robust_accuracy", "alpha_clean", "seconds"):
                 row[k] = float(row[k])
             row["idx"], row["n"] = int(row["idx"]), int(row["n"])
+            for k in ("clean_correct", "robust_correct"):
+                row[k] = decode_correct(row[k])
+                if len(row[k]) not in (0, row["n"]):
+                    raise ValueError(f"{k} has {len(row[k])} outcomes for n = {row['n']}")
         except ValueError as err:
-            raise ResultsError(f"{path}: line {number} has a malformed number") from err
+            raise ResultsError(f"{path}: line {number} has a malformed number or outcome ({err})") from err
         out.append(row)
     return out

@@ -25,20 +25,30 @@ from torch import nn
 from ...attacks import AttackConfig, AutoAttackConfig, art_available
 from ...backends import Backend, ModelSource
 from ...certificates.mixture import check_mixing_alpha
-from ...data import Dataset, load_dataset
+from ...data import Dataset, hold_out, load_dataset
 from ...document import BulletList, Document, Paragraph, Section, Table
 from ...engine import Engine
 from ...errors import CheckpointError, InvalidArgumentError
 from ...models import MixedClassifier, load_checkpoint, load_mixing, read_info, save_mixing
 from ...models.checkpoint import checkpoint_paths
 from ...report.html import write_report
-from ...runs import RunOptions, write_manifest
+from ...runs import RunOptions, read_manifest, write_manifest
 from ...smooth import Smooth
 from ...training import TrainConfig, train_base_model
-from ...validate import check_alpha, check_count, check_int, check_output_folder, check_positive, check_seed
+from ...validate import (
+    check_alpha,
+    check_choice,
+    check_count,
+    check_int,
+    check_output_folder,
+    check_positive,
+    check_real,
+    check_seed,
+)
 from .certify import certify_mixture_dataset, mixture_certified_accuracy, mixture_clean_accuracy, read_mixture_votes
 from .evaluate import ModelEntry, evaluate_robustness, is_eval_file, read_eval_rows
 from .plots import plot_certified_vs_alpha, plot_tradeoff
+from .select import base_clean, choose, clean_budget
 from .train import AdversarialConfig, MixingConfig, build_mixed, train_mixing, train_robust_model
 
 Echo = Callable[[str], None]
@@ -66,13 +76,30 @@ def _dataset(data: Dataset | str, *, seed: int, data_dir: str | Path | None, dow
                                                                  download=download)
 
 
-def run_dataset(run: str | Path, *, data_dir: str | Path | None = None, download: bool = False) -> Dataset:
-    """The data set a run was trained on: its name from the standard checkpoint, the split seed from the train
-    manifest (``data_seed``; 0 when there is none)."""
+#: The splits ``mix eval`` evaluates on: the test inputs, or the training examples ``mix train`` held out.
+SPLITS = ("test", "validation")
+
+
+def run_dataset(run: str | Path, *, data_dir: str | Path | None = None, download: bool = False,
+                split: str = "test") -> Dataset:
+    """The data set a run was trained on: its name from the standard checkpoint, the split seed and the held-out
+    validation size from the train manifest (``data_seed``, ``validation_size``; 0 when there is none).
+
+    ``split="validation"`` returns the held-out examples as the test set (:func:`smoothcert.data.hold_out`);
+    a run trained without them cannot give one (InvalidArgumentError).
+    """
+    check_choice("split", split, SPLITS)
     run = Path(run)
     manifest = run / "train.json"
-    seed = int(_read_json(manifest).get("arguments", {}).get("data_seed", 0)) if manifest.is_file() else 0
-    return load_dataset(read_info(run / "standard").dataset, data_dir=data_dir, seed=seed, download=download)
+    arguments = _read_json(manifest).get("arguments", {}) if manifest.is_file() else {}
+    seed, size = int(arguments.get("data_seed", 0)), int(arguments.get("validation_size", 0))
+    data = load_dataset(read_info(run / "standard").dataset, data_dir=data_dir, seed=seed, download=download)
+    if size == 0:
+        if split == "validation":
+            raise InvalidArgumentError(f"{run} has no validation split: train it with --validation-size N")
+        return data
+    train, validation = hold_out(data, size, seed)
+    return validation if split == "validation" else train
 
 
 def _require(run: Path, *names: str) -> None:
@@ -87,7 +114,9 @@ def _require(run: Path, *names: str) -> None:
 class TrainPlan:
     """What ``mix train`` builds. ``noise_sigma`` 0 skips the noise-trained model; ``mixing_max`` limits the
     training images of the mixing network (None: all); ``data_seed`` is the split the data is loaded with
-    (recorded so that eval and certify load the same split)."""
+    (recorded so that eval and certify load the same split); ``validation_size`` training examples are held
+    out from every model (stratified, drawn with ``data_seed``) for ``mix eval --split validation``, where
+    settings such as the α range are chosen without looking at the test inputs."""
 
     arch: str = "lenet"
     standard_epochs: int = 10
@@ -99,6 +128,7 @@ class TrainPlan:
     mixing_max: int | None = None
     seed: int = 0
     data_seed: int = 0
+    validation_size: int = 0
 
     def validate(self) -> TrainPlan:
         check_count("standard_epochs", self.standard_epochs)
@@ -109,6 +139,7 @@ class TrainPlan:
             check_count("mixing_max", self.mixing_max)
         check_seed(self.seed)
         check_seed(self.data_seed)
+        check_int("validation_size", self.validation_size, minimum=0)
         self.robust.validate()
         self.mixing.validate()
         return self
@@ -138,8 +169,16 @@ def train_run(run: str | Path, plan: TrainPlan, *, data: Dataset | str = "digits
     run = check_output_folder(run, "run folder")
     device = torch.device(device)
     data = _dataset(data, seed=plan.data_seed, data_dir=data_dir, download=download)
-    run.mkdir(parents=True, exist_ok=True)
     arguments = {"dataset": data.name, **json.loads(json.dumps(asdict(plan)))}
+    if (run / "train.json").is_file():
+        held = int(_read_json(run / "train.json").get("arguments", {}).get("validation_size", 0))
+        if held != plan.validation_size:  # models trained on other examples must not be reused
+            raise InvalidArgumentError(f"{run} was trained with validation size {held}, not "
+                                       f"{plan.validation_size}; use another --out folder")
+    validation = None
+    if plan.validation_size:
+        data, validation = hold_out(data, plan.validation_size, plan.data_seed)
+    run.mkdir(parents=True, exist_ok=True)
     times: dict[str, float] = {}
     log = echo if progress else None
 
@@ -186,8 +225,10 @@ def train_run(run: str | Path, plan: TrainPlan, *, data: Dataset | str = "digits
             h, _ = load_checkpoint(robust, device)
             model = build_mixed(g, h, data.x_train[:1].to(device), plan.mixing)
             x, y = data.x_train[: plan.mixing_max].to(device), data.y_train[: plan.mixing_max].to(device)
-            history = train_mixing(model, x, y, plan.mixing, x_val=data.x_test[:256].to(device),
-                                   y_val=data.y_test[:256].to(device), state=run / "mixing.state",
+            # the per-epoch log reads held-out examples when there are any (it chooses nothing either way)
+            shown = validation if validation is not None else data
+            history = train_mixing(model, x, y, plan.mixing, x_val=shown.x_test[:256].to(device),
+                                   y_val=shown.y_test[:256].to(device), state=run / "mixing.state",
                                    progress=progress, log=log)
             save_mixing(model, mixing, {"standard": "standard", "robust": "robust", "dataset": data.name,
                                         "config": asdict(plan.mixing), "objective": history.objective,
@@ -204,13 +245,15 @@ def train_run(run: str | Path, plan: TrainPlan, *, data: Dataset | str = "digits
 @dataclass
 class EvalPlan:
     """What ``mix eval`` measures: every model (standard, robust, the fixed-α sweep, one adaptive mixture per
-    γ bias) at every ε, under the attack sequence ``attacks``; ``name`` names the results files."""
+    γ bias and α range) at every ε, under the attack sequence ``attacks``, on the first ``max_inputs`` inputs of
+    ``split`` (``"test"``, or ``"validation"``: the examples ``mix train --validation-size`` held out);
+    ``name`` names the results files."""
 
     eps: Sequence[float] = (0.1, 0.2, 0.3)
     alphas: Sequence[float] = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
     gamma_scale: float = 2.0
     gamma_biases: Sequence[float] = (-1.0, 0.0, 1.0)
-    alpha_range: tuple[float, float] = (0.0, 1.0)
+    alpha_ranges: Sequence[tuple[float, float]] = ((0.0, 1.0),)
     attacks: Sequence[str] = ("pgd", "apgd-ce")
     norm: str = "linf"
     steps: int = 20
@@ -220,6 +263,7 @@ class EvalPlan:
     batch_size: int = 250
     seed: int = 0
     name: str = "eval"
+    split: str = "test"
 
     def validate(self) -> EvalPlan:
         """Check the settings (without changing them: they are the manifest's arguments)."""
@@ -232,6 +276,12 @@ class EvalPlan:
         check_int("autoattack_inputs", self.autoattack_inputs, minimum=0)
         check_count("batch_size", self.batch_size)
         check_seed(self.seed)
+        check_choice("split", self.split, SPLITS)
+        if not self.alpha_ranges:
+            raise InvalidArgumentError("give at least one α range")
+        for lo, hi in self.alpha_ranges:
+            if not 0 <= check_real("alpha range", lo) < check_real("alpha range", hi) <= 1:
+                raise InvalidArgumentError(f"an α range needs 0 ≤ LOW < HIGH ≤ 1, got ({lo:g}, {hi:g})")
         if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
             raise InvalidArgumentError(f"name takes letters, digits, - and _, got {self.name!r}")
         if self.autoattack_inputs > 0 and not art_available():
@@ -264,15 +314,24 @@ def eval_entries(run: str | Path, data: Dataset, plan: EvalPlan, device: torch.d
         entries.append(ModelEntry(f"fixed α={a:g}", "fixed", f"α = {a:g}", MixedClassifier(g, h, alpha=float(a))))
     if (run / "mixing.json").is_file():
         for b in plan.gamma_biases:
-            model = load_mixing(run / "mixing", g, h, data.x_test[:1].to(device))
-            model.mixing.set_reparameterization(plan.gamma_scale, b)
-            model.mixing.set_alpha_range(*plan.alpha_range)
-            lo, hi = plan.alpha_range
-            sign = "−" if b < 0 else "+"
-            setting = f"γ′ = {plan.gamma_scale:g}·BN(γ) {sign} {abs(b):g}, α ∈ ({lo:g}, {hi:g})"
-            name = f"adaptive b={b:g}" + ("" if (lo, hi) == (0.0, 1.0) else f", α∈({lo:g},{hi:g})")
-            entries.append(ModelEntry(name, "adaptive", setting, model))
+            for lo, hi in plan.alpha_ranges:
+                model = load_mixing(run / "mixing", g, h, data.x_test[:1].to(device))
+                model.mixing.set_reparameterization(plan.gamma_scale, b)
+                model.mixing.set_alpha_range(lo, hi)
+                entries.append(ModelEntry(adaptive_name(b, (lo, hi)), "adaptive",
+                                          adaptive_setting(plan.gamma_scale, b, (lo, hi)), model))
     return entries
+
+
+def adaptive_name(bias: float, alpha_range: tuple[float, float]) -> str:
+    """The model name of the adaptive mixture with γ bias ``bias`` and α range ``alpha_range`` in results."""
+    lo, hi = alpha_range
+    return f"adaptive b={bias:g}" + ("" if (lo, hi) == (0.0, 1.0) else f", α∈({lo:g},{hi:g})")
+
+
+def adaptive_setting(scale: float, bias: float, alpha_range: tuple[float, float]) -> str:
+    sign = "−" if bias < 0 else "+"
+    return f"γ′ = {scale:g}·BN(γ) {sign} {abs(bias):g}, α ∈ ({alpha_range[0]:g}, {alpha_range[1]:g})"
 
 
 def eval_run(run: str | Path, plan: EvalPlan, *, data: Dataset | None = None, data_dir: str | Path | None = None,
@@ -290,13 +349,14 @@ def eval_run(run: str | Path, plan: EvalPlan, *, data: Dataset | None = None, da
     RunOptions(resume=resume, overwrite=overwrite)  # both together are refused before the run is read
     run = Path(run)
     device = torch.device(device)
-    data = data if data is not None else run_dataset(run, data_dir=data_dir, download=download)
+    data = data if data is not None else run_dataset(run, data_dir=data_dir, download=download, split=plan.split)
     entries = eval_entries(run, data, plan, device)
     x, y = data.x_test[: plan.max_inputs].to(device), data.y_test[: plan.max_inputs].to(device)
     context = {"device": str(device), "dataset": {"name": data.name, "split_note": data.split_note,
-                                                  "inputs": len(x), "selection": f"first {len(x)} test inputs"}}
+                                                  "split": plan.split, "inputs": len(x),
+                                                  "selection": f"first {len(x)} {plan.split} inputs"}}
     arguments = {"plan": json.loads(json.dumps(asdict(plan), default=str))}
-    echo(f"evaluating {len(entries)} models × {len(plan.eps)} ε on {len(x)} test inputs …")
+    echo(f"evaluating {len(entries)} models × {len(plan.eps)} ε on {len(x)} {plan.split} inputs …")
     out = run / f"{plan.name}.tsv"
     evaluate_robustness(entries, x, y, plan.eps, plan.attack_configs(), out, batch_size=plan.batch_size,
                         seed=plan.seed, arguments=arguments, resume=resume, overwrite=overwrite,
@@ -313,17 +373,112 @@ def eval_run(run: str | Path, plan: EvalPlan, *, data: Dataset | None = None, da
                             aa_out, seed=plan.seed, arguments=arguments, resume=resume, overwrite=overwrite,
                             progress=progress, context=context)
         autoattack = read_eval_rows(aa_out)
-    doc = tradeoff_report(rows, plan.eps, data, autoattack)
+    doc = tradeoff_report(rows, plan.eps, data, autoattack, split=plan.split)
     write_report(doc, run / f"{plan.name}.md")
-    plot_tradeoff(all_eval_rows(run), list(plan.eps), run / "tradeoff",
-                  title=f"{data.name}: clean vs robust accuracy ({plan.norm}, {len(x)} test inputs)")
+    if plan.split == "test":  # the trade-off plot shows test evaluations only
+        plot_tradeoff(all_eval_rows(run), list(plan.eps), run / "tradeoff",
+                      title=f"{data.name}: clean vs robust accuracy ({plan.norm}, {len(x)} test inputs)")
     return doc
 
 
+# --- choosing settings on the validation split ---------------------------------------------------------
+
+SELECTION_FORMAT = "smoothcert-mixing-selection"
+
+
+def select_run(run: str | Path, *, source: str = "validation", keep: float = 0.5, eps: float | None = None,
+               overwrite: bool = False) -> Document:
+    """Choose the fixed α and the adaptive (γ bias, α range) from the validation evaluation ``run/<source>.tsv``
+    by the rule of :mod:`~smoothcert.studies.mixing.select`, robust accuracy read at ``eps`` (default: the
+    largest ε evaluated); write them to ``run/selection.json`` (the run's manifest format, with a
+    ``selection`` section that ``mix eval --selection`` reads) and the table ``selection.md``."""
+    run = Path(run)
+    path = run / f"{source}.tsv"
+    if not path.is_file():
+        raise InvalidArgumentError(f"{path} not found: run `smoothcert mix eval --split validation --name {source}`")
+    if eval_split(path) != "validation":
+        raise InvalidArgumentError(f"{path} is an evaluation on the test inputs; settings are chosen on the "
+                                   "validation split (mix eval --split validation)")
+    manifest = read_manifest(path) or {}
+    if manifest.get("status") != "complete":
+        raise InvalidArgumentError(f"{path} is not complete: finish it with `smoothcert mix eval --resume`")
+    rows = read_eval_rows(path)
+    evaluated = sorted({float(r["eps"]) for r in rows})
+    eps = max(evaluated) if eps is None else float(eps)
+    if eps not in evaluated:
+        raise InvalidArgumentError(f"ε = {eps:g} was not evaluated in {path} (evaluated: "
+                                   f"{', '.join(f'{e:g}' for e in evaluated)})")
+    plan = manifest.get("arguments", {}).get("plan", {})
+    threshold = clean_budget(base_clean(rows, "standard"), base_clean(rows, "robust"), keep)
+    fixed, adaptive = choose(rows, "fixed", eps, threshold), choose(rows, "adaptive", eps, threshold)
+    settings = {adaptive_name(float(b), (float(lo), float(hi))): (float(b), [float(lo), float(hi)])
+                for b in plan.get("gamma_biases", []) for lo, hi in plan.get("alpha_ranges", [])}
+    if adaptive.model not in settings:
+        raise InvalidArgumentError(f"{path}'s manifest does not name the settings of {adaptive.model!r}")
+    bias, alpha_range = settings[adaptive.model]
+    selection = {"format": SELECTION_FORMAT, "source": path.name, "inputs": rows[0]["n"], "eps": eps, "keep": keep,
+                 "clean_threshold": threshold, "standard_clean": base_clean(rows, "standard"),
+                 "robust_clean": base_clean(rows, "robust"),
+                 "fixed": {**fixed.to_dict(), "alpha": next(float(r["setting"].split("=")[1]) for r in rows
+                                                            if r["model"] == fixed.model)},
+                 "adaptive": {**adaptive.to_dict(), "gamma_scale": float(plan.get("gamma_scale", 2.0)),
+                              "gamma_bias": bias, "alpha_range": alpha_range}}
+    out = run / "selection.json"
+    if out.exists() and not overwrite:
+        raise InvalidArgumentError(f"{out} exists; pass --overwrite to choose again")
+    write_manifest(run / "selection", {"source": source, "keep": keep, "eps": eps}, status="complete",
+                   selection=selection)
+    doc = selection_report(selection)
+    write_report(doc, run / "selection.md")
+    return doc
+
+
+def selection_report(selection: dict) -> Document:
+    """The chosen settings as a table, with the rule that chose them."""
+    rows = [[kind, selection[kind]["model"], selection[kind]["clean"], selection[kind]["robust"],
+             "yes" if selection[kind]["qualified"] else "no (most accurate taken)"] for kind in ("fixed", "adaptive")]
+    return Document("Settings chosen on the validation split", [
+        Paragraph(f"From {selection['source']} ({selection['inputs']} validation inputs): clean accuracy at least "
+                  f"{selection['clean_threshold']:.4f} = robust {selection['robust_clean']:.4f} + "
+                  f"{selection['keep']:g} × (standard {selection['standard_clean']:.4f} − robust), then the "
+                  f"highest robust accuracy at ε = {selection['eps']:g}."),
+        Table(["kind", "model", "clean", f"robust ε = {selection['eps']:g}", "met the clean budget"], rows)])
+
+
+def read_selection(path: str | Path) -> dict:
+    """The ``selection`` section of a ``selection.json`` written by :func:`select_run` (InvalidArgumentError
+    naming the file when it is something else)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidArgumentError(f"{path} not found: run `smoothcert mix select` first")
+    selection = _read_json(path).get("selection")
+    if not isinstance(selection, dict) or selection.get("format") != SELECTION_FORMAT:
+        raise InvalidArgumentError(f"{path} is not a selection written by `smoothcert mix select`")
+    return selection
+
+
+def apply_selection(plan: EvalPlan, selection: dict) -> EvalPlan:
+    """``plan`` evaluating the chosen adaptive mixture only (its γ scale, bias and α range), with the chosen fixed
+    α added to the fixed-α sweep when it is not there."""
+    chosen = selection["adaptive"]
+    alphas = list(plan.alphas)
+    if not any(abs(a - selection["fixed"]["alpha"]) < 1e-12 for a in alphas):
+        alphas = sorted([*alphas, selection["fixed"]["alpha"]])
+    return replace(plan, alphas=alphas, gamma_scale=chosen["gamma_scale"], gamma_biases=[chosen["gamma_bias"]],
+                   alpha_ranges=[tuple(chosen["alpha_range"])])
+
+
+def eval_split(path: str | Path) -> str:
+    """The split an evaluation TSV was measured on, from its manifest (``"test"`` when it does not say)."""
+    manifest = read_manifest(path) or {}
+    return str(manifest.get("dataset", {}).get("split", "test"))
+
+
 def all_eval_rows(run: str | Path) -> list[dict]:
-    """Rows of every evaluation TSV in ``run`` (AutoAttack files excepted), each (model, ε) once: files in name
-    order, so the main ``eval.tsv`` wins over later ones such as ``eval_range.tsv``."""
-    files = sorted(p for p in Path(run).glob("*.tsv") if not p.stem.endswith("_autoattack") and is_eval_file(p))
+    """Rows of every test evaluation TSV in ``run`` (AutoAttack and validation files excepted), each (model, ε)
+    once: files in name order, so the main ``eval.tsv`` wins over later ones such as ``eval_range.tsv``."""
+    files = sorted(p for p in Path(run).glob("*.tsv") if not p.stem.endswith("_autoattack") and is_eval_file(p)
+                   and eval_split(p) == "test")
     seen, rows = set(), []
     for path in files:
         for r in read_eval_rows(path):
@@ -346,7 +501,7 @@ def plot_run(run: str | Path, eps: Sequence[float] | None = None) -> Document:
 
 
 def tradeoff_report(rows: Sequence[dict], eps_values: Sequence[float], data: Dataset,
-                    autoattack: Sequence[dict] | None = None) -> Document:
+                    autoattack: Sequence[dict] | None = None, *, split: str = "test") -> Document:
     """One line per model: clean accuracy, robust accuracy per ε, mean α on clean inputs; then the attacks, and
     the AutoAttack rows when there are any."""
     models: dict[str, dict] = {}
@@ -360,7 +515,7 @@ def tradeoff_report(rows: Sequence[dict], eps_values: Sequence[float], data: Dat
     attacks = sorted({(r["kind"] == "adaptive", r["attack"]) for r in rows})
     seconds = sum(r["seconds"] for r in rows)
     blocks: list = [
-        Paragraph(f"Data: {data.split_note}; first {rows[0]['n']} test inputs."),
+        Paragraph(f"Data: {data.split_note}; first {rows[0]['n']} {split} inputs."),
         Table(header, table_rows),
         Paragraph("Attacks (robust accuracy = worst case over the sequence):"),
         BulletList([f"{'adaptive mixtures' if adaptive else 'other models'}: {text}" for adaptive, text in attacks]),
