@@ -20,14 +20,18 @@ from .recipe import Output, Recipe, Settings, Step
 SEEDS = (0, 1, 2)
 FAMILIES = ("standard", "noise")
 SIGMAS = (0.12, 0.25, 0.5, 1.0)
-SMALL_SIGMAS = (0.25, 1.0)
-#: Seed 0's own tables the docs quote: output name → file under tables/.
+#: σ of the small scale: those of the per-class tables each data set's page quotes.
+SMALL_SIGMAS = {"digits": (0.25, 1.0), "mnist": (0.25, 0.5)}
+#: Seed 0's own tables the docs quote (each a file tables/NAME.md), and the full per-class tables each data set's
+#: page shows.
 SEED0_TABLES = ("side_by_side", "per_class_smoothed", "per_class_base_noisy", "accuracy_loss",
-                "accuracy_loss_spread", "per_class_noise_sigma_1")
+                "accuracy_loss_spread")
+PER_CLASS_TABLES = {"digits": ("per_class_noise_sigma_1",),
+                    "mnist": ("per_class_standard_sigma_0.25", "per_class_noise_sigma_0.5")}
 
 
-def _sigmas(settings: Settings) -> tuple[float, ...]:
-    return SMALL_SIGMAS if settings.small else SIGMAS
+def _sigmas(settings: Settings, dataset: str) -> tuple[float, ...]:
+    return SMALL_SIGMAS[dataset] if settings.small else SIGMAS
 
 
 def _steps(dataset: str):
@@ -36,7 +40,8 @@ def _steps(dataset: str):
         if dataset == "mnist":
             data += ["--data-dir", str(settings.data_dir), *([] if settings.small else ["--max", "2000"])]
         small = (["--max", "60", "--epochs", "2", "--n", "100", "--n0", "20", "--matrix-n", "20",
-                  "--sigmas", ",".join(f"{s:g}" for s in SMALL_SIGMAS), "--no-synthetic", "--batch-size", "256",
+                  "--sigmas", ",".join(f"{s:g}" for s in SMALL_SIGMAS[dataset]), "--no-synthetic",
+                  "--batch-size", "256",
                   "--no-compile", "--quiet"] if settings.small else [])
         return [Step(f"seed_{s}", ("audit", "run", *data, *small, "--seed", str(s), "--out", str(out / f"seed_{s}")),
                      done=out / f"seed_{s}" / "manifest.json") for s in SEEDS]
@@ -55,12 +60,12 @@ def _rows(folder: Path, family: str, sigma: float) -> np.ndarray:
                     axis=1).astype(np.float64)
 
 
-def _estimates(out: Path, settings: Settings) -> dict[tuple[str, float], dict[str, Estimate]]:
+def _estimates(out: Path, settings: Settings, dataset: str) -> dict[tuple[str, float], dict[str, Estimate]]:
     """{(family, σ): {smoothed, spread, clean, clean_spread, abstain}} over SEEDS, each an Estimate."""
     spread = class_spread(10)
     table = {}
     for family in FAMILIES:
-        for sigma in _sigmas(settings):
+        for sigma in _sigmas(settings, dataset):
             rows = [_rows(out / f"seed_{s}", family, sigma) for s in SEEDS]
             table[family, sigma] = {
                 "smoothed": seed_input_bootstrap([r[:, 1] for r in rows], accuracy),
@@ -104,15 +109,15 @@ SERIES = {"spread_standard": ("standard", "spread"), "spread_noise": ("noise", "
 def _tabulate(dataset: str):
     def tabulate(out: Path, settings: Settings) -> dict[str, Output]:
         runs = tuple(out / f"seed_{s}" for s in SEEDS)
-        estimates = _estimates(out, settings)
-        n = len(_rows(runs[0], FAMILIES[0], _sigmas(settings)[0]))
+        estimates = _estimates(out, settings, dataset)
+        n = len(_rows(runs[0], FAMILIES[0], _sigmas(settings, dataset)[0]))
         outputs = {"seeds": Output(seeds_table(estimates, n), runs)}
         outputs.update({name: Output(_series(estimates, family, key), runs)
                         for name, (family, key) in SERIES.items()})
         # the standard model's clean accuracy does not depend on σ: one estimate
-        outputs["clean_spread_standard"] = Output(f"{estimates['standard', _sigmas(settings)[0]]['clean_spread']}",
-                                                  runs)
-        for name in SEED0_TABLES:
+        first = _sigmas(settings, dataset)[0]
+        outputs["clean_spread_standard"] = Output(f"{estimates['standard', first]['clean_spread']}", runs)
+        for name in (*SEED0_TABLES, *PER_CLASS_TABLES[dataset]):
             outputs[name] = Output((runs[0] / "tables" / f"{name}.md").read_text(encoding="utf-8"), runs[:1])
         for name, (stem, title) in FIGURES.items():
             dest = f"figures/audit/{dataset}_{stem}.png"
@@ -128,7 +133,7 @@ def audit_recipe(dataset: str) -> Recipe:
         name=f"audit-{dataset}",
         summary=f"the disparity audit on {dataset} ({'2,000' if dataset == 'mnist' else '360'} test images), "
                 f"seeds {', '.join(map(str, SEEDS))}",
-        outputs=("seeds", *SERIES, "clean_spread_standard", *SEED0_TABLES, *FIGURES),
+        outputs=("seeds", *SERIES, "clean_spread_standard", *SEED0_TABLES, *PER_CLASS_TABLES[dataset], *FIGURES),
         steps=_steps(dataset), tabulate=_tabulate(dataset),
         needs_mnist=lambda settings: dataset == "mnist",
         report=lambda out, settings: [out / f"seed_{s}" for s in SEEDS])
