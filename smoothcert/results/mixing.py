@@ -3,16 +3,18 @@ full AutoAttack on the 2,000 test images.
 
 Per seed S ∈ {0, 1, 2}, four ``smoothcert mix`` commands in ``seed_S``:
 
-1. ``mix train --validation-size 1000``: the standard LeNet and the robust one (PGD-ℓ∞ training at ε = 0.3, 10
-   steps, 20 epochs: strong enough that it costs clean accuracy visibly) and the mixing network, all on 7,000 of
-   the 8,000 training images; the other 1,000 are held out.
+1. ``mix train --validation-size 1000``: the standard LeNet and the robust one (PGD-ℓ∞ training at ε = 0.4, 10
+   steps, 20 epochs) and the mixing network, all on 7,000 of the 8,000 training images; the other 1,000 are held
+   out. ε = 0.4 rather than MNIST's usual 0.3 because the mixture is only worth studying when the robust model
+   costs clean accuracy visibly: with seed 0, PGD training at ε = 0.3 cost 0.15 points on the 2,000 test
+   images (0.985 → 0.9835), at ε = 0.4 1.8 points (→ 0.967).
 2. ``mix eval --split validation``: every candidate (the fixed-α sweep, and adaptive mixtures over γ biases
-   −1, 0, 1 × α ranges (0, 1), (0.2, 1), (0.4, 1), (0.6, 1)) under PGD + APGD at ε = 0.1, 0.2, 0.3 on the 1,000
-   held-out images.
+   −1, 0, 1 × α ranges (0, 1), (0.2, 1), (0.4, 1), (0.6, 1)) under PGD + APGD at ε = 0.1, 0.2, 0.3, 0.4 on the
+   1,000 held-out images.
 3. ``mix select``: the fixed α and the adaptive setting, by one rule (:mod:`smoothcert.studies.mixing.select`).
 4. ``mix eval --selection`` on all 2,000 test images: the base models, the fixed-α sweep and the chosen adaptive
    mixture under PGD + APGD, then AutoAttack (ART: APGD-CE, APGD-DLR with 100 iterations, Square with 5,000
-   queries) at ε = 0.3.
+   queries) at ε = 0.4.
 
 Every number is the mean over the seeds with its 95% interval by bootstrap over the test inputs and the seeds
 (the chosen settings may differ between seeds: each seed's own choice is what is resampled). About 2 h per seed
@@ -32,8 +34,8 @@ from ..errors import InvalidArgumentError
 from .recipe import Output, Recipe, Settings, Step
 
 SEEDS = (0, 1, 2)
-EPS = (0.1, 0.2, 0.3)
-TRAIN = ["--eps", "0.3", "--standard-epochs", "10", "--robust-epochs", "20", "--adv-steps", "10", "--eps-warmup", "5",
+EPS = (0.1, 0.2, 0.3, 0.4)
+TRAIN = ["--eps", "0.4", "--standard-epochs", "10", "--robust-epochs", "20", "--adv-steps", "10", "--eps-warmup", "5",
          "--noise-sigma", "0", "--mixing-epochs", "5", "--mixing-max", "4000", "--validation-size", "1000"]
 CANDIDATES = ["--mixing-alphas", "0.5,0.6,0.7,0.8,0.9", "--gamma-biases", "-1,0,1",
               "--mixing-alpha-range", "0,1;0.2,1;0.4,1;0.6,1"]
