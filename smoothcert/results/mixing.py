@@ -18,7 +18,7 @@ Per seed S ∈ {0, 1, 2}, four ``smoothcert mix`` commands in ``seed_S``:
 
 Every number is the mean over the seeds with its 95% interval by bootstrap over the test inputs and the seeds
 (the chosen settings may differ between seeds: each seed's own choice is what is resampled). On 2 cores, per
-seed: training 4 min, the validation evaluation 20 min, the test evaluation about as long, then AutoAttack,
+seed: training 4 min, the validation evaluation 24 min, the test evaluation about as long, then AutoAttack,
 which needs the optional extra (``pip install 'smoothcert[autoattack]'``).
 """
 
