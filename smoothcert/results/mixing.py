@@ -116,13 +116,20 @@ def _columns(out: Path, settings: Settings) -> list[tuple[str, str, float, int]]
     return cols
 
 
-def _values(out: Path, settings: Settings, role: str, column: tuple[str, str, float, int]) -> list[np.ndarray]:
+Seeds = list[tuple[dict[str, str], dict[str, dict]]]
+
+
+def _load(out: Path, columns: list[tuple[str, str, float, int]]) -> Seeds:
+    """Per seed: role → model name, and each evaluation file's outcomes (every file read once)."""
+    files = dict.fromkeys(c[1] for c in columns)
+    return [(_models(out / f"seed_{s}"), {name: _outcomes(out / f"seed_{s}", name) for name in files})
+            for s in SEEDS]
+
+
+def _values(seeds: Seeds, role: str, column: tuple[str, str, float, int]) -> list[np.ndarray]:
+    """One [N] array of 0/1 outcomes per seed: ``role``'s model in ``column``."""
     _, name, eps, which = column
-    values = []
-    for s in SEEDS:
-        run = out / f"seed_{s}"
-        values.append(_outcomes(run, name)[_models(run)[role], eps][which].astype(np.float64))
-    return values
+    return [outcomes[name][models[role], eps][which].astype(np.float64) for models, outcomes in seeds]
 
 
 def _mean(values: np.ndarray) -> np.ndarray:
@@ -133,6 +140,7 @@ def table(out: Path, settings: Settings) -> str:
     """Clean and robust accuracy (%) of the four roles, mean over seeds [95% interval], the adaptive − fixed
     difference paired on the inputs, and the paper's headline beside them."""
     columns = _columns(out, settings)
+    seeds = _load(out, columns)
     lines = ["| model | chosen per seed | " + " | ".join(c[0] for c in columns) + " |",
              "|---|---|" + "---|" * len(columns)]
 
@@ -140,11 +148,11 @@ def table(out: Path, settings: Settings) -> str:
         return f"{100 * e.value:.1f} [{100 * e.low:.1f}, {100 * e.high:.1f}]"
 
     for role in ROLES:
-        chosen = "; ".join(dict.fromkeys(_models(out / f"seed_{s}")[role] for s in SEEDS))
-        cells = [pct(seed_input_bootstrap(_values(out, settings, role, c), accuracy)) for c in columns]
+        chosen = "; ".join(dict.fromkeys(models[role] for models, _ in seeds))
+        cells = [pct(seed_input_bootstrap(_values(seeds, role, c), accuracy)) for c in columns]
         lines.append(f"| {role} | {chosen} | " + " | ".join(cells) + " |")
-    diffs = [seed_input_bootstrap([a - f for a, f in zip(_values(out, settings, "adaptive", c),
-                                                         _values(out, settings, "fixed", c), strict=True)], _mean)
+    diffs = [seed_input_bootstrap([a - f for a, f in zip(_values(seeds, "adaptive", c),
+                                                         _values(seeds, "fixed", c), strict=True)], _mean)
              for c in columns]
     lines.append("| adaptive − fixed (paired) | | " + " | ".join(
         f"{100 * e.value:+.1f} [{100 * e.low:+.1f}, {100 * e.high:+.1f}]" for e in diffs) + " |")
@@ -154,7 +162,7 @@ def table(out: Path, settings: Settings) -> str:
         if autoattack:
             cells[-1] = f"{robust:.2f}"
         lines.append(f"| paper, {name}, adaptive (ε = 8/255, AutoAttack) | | " + " | ".join(cells) + " |")
-    n = len(_values(out, settings, "standard", columns[0])[0])
+    n = len(_values(seeds, "standard", columns[0])[0])
     chosen = _selection(out / f"seed_{SEEDS[0]}")
     manifest = json.loads((out / f"seed_{SEEDS[0]}" / "test.json").read_text(encoding="utf-8"))
     steps = manifest["arguments"]["plan"]["steps"]
