@@ -11,7 +11,7 @@ from torch import nn
 from smoothcert.data import load_dataset
 from smoothcert.errors import InputError, InvalidArgumentError
 from smoothcert.models import build_model
-from smoothcert.training import TrainConfig, accuracy, channel_stats, train
+from smoothcert.training import TrainConfig, accuracy, channel_stats, top1_correct, train
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
@@ -140,6 +140,10 @@ def test_accuracy_with_noise_uses_one_seeded_noisy_copy(digits):
     gen = torch.Generator().manual_seed(11)
     with torch.no_grad():
         noisy = x + sigma * torch.randn(x.shape, generator=gen)
-        expected = (model(noisy).argmax(1) == y).sum().item() / len(y)
+        hits = (model(noisy).argmax(1) == y).numpy()
+        expected = hits.sum().item() / len(y)
     assert accuracy(model, x, y, sigma=sigma, seed=11, batch_size=len(x)) == expected
+    # per input: the same copies, in input order, as a [N] bool array
+    correct = top1_correct(model, x, y, sigma=sigma, seed=11, batch_size=len(x))
+    assert correct.dtype == bool and correct.shape == (len(x),) and (correct == hits).all()
     assert accuracy(model, x, y, sigma=sigma, seed=11) == accuracy(model, x, y, sigma=sigma, seed=11)

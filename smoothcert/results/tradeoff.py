@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.intervals import seed_input_bootstrap
+from ..analysis.intervals import accuracy, seed_input_bootstrap
 from ..studies.tradeoff.grid import PAPER_MNIST_ALPHA_STAR
 from .recipe import Output, Recipe, Settings, Step
 
@@ -86,6 +86,25 @@ def alpha_star_table(out: Path) -> str:
     return "\n".join(lines)
 
 
+def base_models_table(out: Path) -> str:
+    """Each α's base model: clean test accuracy and accuracy on one noisy copy at α, over the seeds."""
+    from ..studies.tradeoff.grid import base_model_correct
+    from ..studies.tradeoff.job import load_grid
+
+    seeds = [{row["alpha"]: row for row in base_model_correct(load_grid(run).config, run)}
+             for run in (out / f"seed_{s}" for s in SEEDS)]
+    lines = ["| α | test accuracy (clean) | per seed | one noisy copy at α | per seed |", "|---|---|---|---|---|"]
+    for alpha in sorted(seeds[0]):
+        clean = seed_input_bootstrap([seed[alpha]["clean"] for seed in seeds], accuracy)
+        noisy = seed_input_bootstrap([seed[alpha]["noisy"] for seed in seeds], accuracy)
+        lines.append(f"| {alpha:g} | {clean:.4f} | {', '.join(f'{v:.4f}' for v in clean.per_seed)} | {noisy:.4f} | "
+                     f"{', '.join(f'{v:.4f}' for v in noisy.per_seed)} |")
+    n = len(next(iter(seeds[0].values()))["clean"])
+    lines += ["", f"Mean over seeds {', '.join(map(str, SEEDS))} on the same {n:,} test inputs, [95% interval] by "
+              "bootstrap over inputs and seeds; the noisy copy is drawn from each grid's seed."]
+    return "\n".join(lines)
+
+
 #: The radius of the certified-accuracy heatmap each data set's page shows.
 CERTIFIED_FIGURE = {"digits": "0.25", "mnist": "0.5"}
 
@@ -95,7 +114,7 @@ def _grid_tabulate(dataset: str):
         runs = tuple(out / f"seed_{s}" for s in SEEDS)
         r = CERTIFIED_FIGURE[dataset]
         certified = f"figures/tradeoff/{dataset}_certified_r{r}.png"
-        return {"alpha_star": Output(alpha_star_table(out), runs),
+        return {"alpha_star": Output(alpha_star_table(out), runs), "base_models": Output(base_models_table(out), runs),
                 "figure_certified": Output(f"![{dataset} certified accuracy at r = {r} (seed 0)]({certified})",
                                            runs[:1], files=((runs[0] / f"certified_r{r}_heatmap.png", certified),)),
                 "risk": Output((runs[0] / "risk.md").read_text(encoding="utf-8"), runs[:1]),
@@ -110,7 +129,7 @@ def _grid_tabulate(dataset: str):
 def tradeoff_recipe(dataset: str) -> Recipe:
     scale = "α 0…0.7 step 0.05, β 0.1…0.9, risk on 2,000 images" if dataset == "mnist" else "the preset grid"
     return Recipe(name=f"tradeoff-{dataset}", summary=f"Pal & Sulam's grid on {dataset} ({scale}), seeds 0, 1, 2",
-                  outputs=("alpha_star", "risk", "alpha_star_seed0", "figure_risk", "figure_certified"),
+                  outputs=("alpha_star", "base_models", "risk", "alpha_star_seed0", "figure_risk", "figure_certified"),
                   steps=_grid_steps(dataset),
                   tabulate=_grid_tabulate(dataset), needs_mnist=lambda settings: dataset == "mnist",
                   report=lambda out, settings: [out / f"seed_{s}" for s in SEEDS])

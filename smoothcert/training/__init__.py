@@ -28,7 +28,7 @@ from .objectives import (
     objective_options,
 )
 from .state import load_state, read_meta, save_state
-from .train import TrainConfig, accuracy, accuracy_hook, train
+from .train import TrainConfig, accuracy, accuracy_hook, top1_correct, train
 
 __all__ = [
     "NOISE_OBJECTIVES",
@@ -60,6 +60,7 @@ __all__ = [
     "read_meta",
     "save_state",
     "state_stem_for",
+    "top1_correct",
     "train",
     "train_base_model",
     "train_checkpoint",

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -83,20 +84,29 @@ class TrainConfig:
 
 
 @torch.inference_mode()
-def accuracy(
+def top1_correct(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: float = 0.0, seed: int = 0, batch_size: int = 1024
-) -> float:
-    """Top-1 accuracy of ``model`` on x [N, *shape], y [N]; with ``sigma`` > 0, on one noisy copy each."""
+) -> np.ndarray:
+    """[N] bool: whether ``model``'s top-1 class on x [N, *shape] is y [N]; with ``sigma`` > 0, on one noisy copy
+    of each input (N(0, σ²I) noise drawn from ``seed``)."""
     model.eval()
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
-    correct = 0
+    hits = []
     for start in range(0, len(x), batch_size):
         xb = x[start : start + batch_size].to(device)
         if sigma > 0:
             xb = xb + sigma * torch.randn(xb.shape, generator=gen, device=device)
-        correct += int((model(xb).argmax(1) == y[start : start + batch_size].to(device)).sum())
-    return correct / max(len(x), 1)
+        hits.append((model(xb).argmax(1) == y[start : start + batch_size].to(device)).cpu().numpy())
+    return np.concatenate(hits) if hits else np.zeros(0, dtype=bool)
+
+
+def accuracy(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: float = 0.0, seed: int = 0, batch_size: int = 1024
+) -> float:
+    """Top-1 accuracy of ``model`` on x [N, *shape], y [N]; with ``sigma`` > 0, on one noisy copy each."""
+    correct = top1_correct(model, x, y, sigma, seed, batch_size)
+    return float(correct.mean()) if len(correct) else 0.0
 
 
 def accuracy_hook(x: torch.Tensor | None, y: torch.Tensor | None, key: str = "test_accuracy") -> Evaluate | None:

@@ -40,7 +40,7 @@ from ...models.checkpoint import checkpoint_paths
 from ...pipeline import certify_dataset, select_indices
 from ...runs import CellCache, RunOptions
 from ...smooth import Smooth
-from ...training import TrainConfig, accuracy, train
+from ...training import TrainConfig, accuracy, top1_correct, train
 from ...validate import check_alpha, check_count, check_seed
 from .levels import check_levels
 from .risk import risk, smoothed_predictions
@@ -359,9 +359,12 @@ def evaluate_cell(config: GridConfig, run_dir: Path, alpha: float, beta: float) 
     return cell_cache(run_dir).put(cell_key(alpha, beta), cell, cell_arguments(config, alpha, beta))
 
 
-def model_summary(config: GridConfig, run_dir: Path) -> list[dict]:
-    """Per α with a model in ``run_dir``: its clean test accuracy and its accuracy on one noisy copy (noise α,
-    seeded by ``config.seed``) of each test input."""
+def base_model_correct(config: GridConfig, run_dir: Path) -> list[dict]:
+    """Per α with a model in ``run_dir``: whether it classifies each test input right, clean and on one noisy copy.
+
+    Returns one dict per α: ``alpha``, ``clean`` [N] bool, ``noisy`` [N] bool (noise N(0, α²I) seeded by
+    ``config.seed``), ``epochs`` (of its training history).
+    """
     data = grid_data(config)
     rows = []
     for alpha in config.alphas:
@@ -369,10 +372,18 @@ def model_summary(config: GridConfig, run_dir: Path) -> list[dict]:
         if not has_model(path):
             continue
         model, info = load_checkpoint(path)
-        rows.append({"alpha": alpha, "test_accuracy": accuracy(model, data.x_test, data.y_test),
-                     "noisy_test_accuracy": accuracy(model, data.x_test, data.y_test, sigma=alpha, seed=config.seed),
+        rows.append({"alpha": alpha, "clean": top1_correct(model, data.x_test, data.y_test),
+                     "noisy": top1_correct(model, data.x_test, data.y_test, sigma=alpha, seed=config.seed),
                      "epochs": len(info.training.get("history", []))})
     return rows
+
+
+def model_summary(config: GridConfig, run_dir: Path) -> list[dict]:
+    """Per α with a model in ``run_dir``: its clean test accuracy and its accuracy on one noisy copy (noise α,
+    seeded by ``config.seed``) of each test input."""
+    return [{"alpha": row["alpha"], "test_accuracy": float(row["clean"].mean()),
+             "noisy_test_accuracy": float(row["noisy"].mean()), "epochs": row["epochs"]}
+            for row in base_model_correct(config, run_dir)]
 
 
 # --- the grid's results --------------------------------------------------------------------------------------
