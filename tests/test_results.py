@@ -208,6 +208,14 @@ def test_each_quoted_recipe_regenerates_its_quotes_from_a_small_run(name, tmp_pa
     for q in find_quotes(tmp_path / "docs"):
         if q.recipe == name:
             assert q.body.strip() == record["outputs"][q.output]["text"].strip()
+    if name == "tradeoff-digits":  # each seed's clean accuracy recomputed from the saved models, as trained
+        rows = record["outputs"]["base_models"]["text"].splitlines()[2:]
+        for row in (r for r in rows if r.startswith("| ")):
+            alpha, per_seed = row.split(" | ")[0].strip("| "), row.split(" | ")[2].split(", ")
+            stem = "alpha_" + alpha.replace(".", "p")
+            trained = [json.loads((tmp_path / "runs" / name / f"seed_{s}" / "models" / f"{stem}.json").read_text())
+                       ["test_accuracy"] for s in (0, 1, 2)]
+            assert per_seed == [f"{a:.4f}" for a in trained]
     if name == "audit-digits":
         seeds = next(q for q in find_quotes(tmp_path / "docs") if q.id == "audit-digits/seeds")
         assert "| noise | 1 |" in seeds.body and "Mean over seeds 0, 1, 2 on the same 60 test inputs" in seeds.body

@@ -117,6 +117,19 @@ def test_alpha_star_plot_of_several_runs(grid_run, tmp_path):
     assert [p.name for p in paths] == ["stars.png", "stars.svg"] and all(p.stat().st_size > 0 for p in paths)
 
 
+def test_alpha_star_plot_draws_intervals_only_for_plotted_curves(tmp_path):
+    from smoothcert.studies.tradeoff.plots import plot_alpha_star
+
+    curves = {"seeds": ([0.1, 0.5], [0.2, 0.4]), "paper": ([0.1, 0.5], [0.25, 0.41])}
+    plot_alpha_star(curves, tmp_path / "plain")
+    paths = plot_alpha_star(curves, tmp_path / "stars", intervals={"seeds": ([0.1, 0.3], [0.3, 0.55])})
+    assert all(p.stat().st_size > 0 for p in paths)
+    bars = '<g id="LineCollection'  # matplotlib draws error bars (and their legend key) as line collections
+    assert bars not in (tmp_path / "plain.svg").read_text() and bars in (tmp_path / "stars.svg").read_text()
+    with pytest.raises(InvalidArgumentError, match="not plotted"):
+        plot_alpha_star(curves, tmp_path / "other", intervals={"nope": ([0.1], [0.2])})
+
+
 def test_paired_difference_is_the_mean_of_per_input_error_differences(grid_run):
     res = load_grid(grid_run)
     diff, se = res.paired_difference(0.3, 0.0, 0.3)

@@ -62,28 +62,54 @@ def _column(j: int):
     return stat
 
 
-def alpha_star_table(out: Path) -> str:
+def alpha_star_estimates(out: Path) -> dict[float, dict]:
+    """Per β of the seeds' grids in ``out``: the Estimates of α*, the risk at α*, at α = 0 and at α = β (None
+    where β is not on the α grid), each over the test inputs and the seeds."""
     from ..studies.tradeoff.job import load_grid
 
     grids = [load_grid(out / f"seed_{s}") for s in SEEDS]
     alphas = np.array(sorted(grids[0].alphas))
-    lines = ["| β | α* per seed | α* | risk at α* | risk at α = 0 | risk at α = β | paper α* | paper risk at α* "
-             "| paper risk at α = 0 |", "|---|---|---|---|---|---|---|---|---|"]
+    estimates = {}
     for beta in grids[0].betas:
         errors = [_errors(g, beta) for g in grids]
-        star = seed_input_bootstrap(errors, _argmin_alpha(alphas))
         at_beta = np.flatnonzero(np.isclose(alphas, beta))
-        cells = [", ".join(f"{a:g}" for a in star.per_seed), f"{star:.3f}",
-                 f"{seed_input_bootstrap(errors, _min_risk):.4f}", f"{seed_input_bootstrap(errors, _column(0)):.4f}",
-                 f"{seed_input_bootstrap(errors, _column(int(at_beta[0]))):.4f}" if len(at_beta) else "–"]
+        estimates[beta] = {"alpha_star": seed_input_bootstrap(errors, _argmin_alpha(alphas)),
+                           "risk_star": seed_input_bootstrap(errors, _min_risk),
+                           "risk_zero": seed_input_bootstrap(errors, _column(0)),
+                           "risk_beta": seed_input_bootstrap(errors, _column(int(at_beta[0]))) if len(at_beta)
+                           else None, "inputs": len(errors[0])}
+    return estimates
+
+
+def alpha_star_table(estimates: dict[float, dict]) -> str:
+    """The α*(β) table over the seeds, beside the paper's MNIST values (methods.md §3)."""
+    lines = ["| β | α* per seed | α* | risk at α* | risk at α = 0 | risk at α = β | paper α* | paper risk at α* "
+             "| paper risk at α = 0 |", "|---|---|---|---|---|---|---|---|---|"]
+    for beta, e in estimates.items():
+        star = e["alpha_star"]
+        cells = [", ".join(f"{a:g}" for a in star.per_seed), f"{star:.3f}", f"{e['risk_star']:.4f}",
+                 f"{e['risk_zero']:.4f}", f"{e['risk_beta']:.4f}" if e["risk_beta"] is not None else "–"]
         paper = PAPER_MNIST_ALPHA_STAR.get(beta)
         cells += [f"{paper[0]:.2f}", f"{paper[1]:.4f}", f"{paper[2]:.4f}"] if paper else ["–", "–", "–"]
         lines.append(f"| {beta:g} | " + " | ".join(cells) + " |")
-    n = len(_errors(grids[0], grids[0].betas[0]))
+    n = next(iter(estimates.values()))["inputs"]
     lines += ["", f"Mean over seeds {', '.join(map(str, SEEDS))} on the same {n:,} test inputs, [95% interval] by "
               "bootstrap over inputs and seeds (α* recomputed in every replicate). Paper: MNIST, 60,000 training "
               "images, conv32-64-fc128, α on a 0.01 grid, 10,000 test images (methods.md §3)."]
     return "\n".join(lines)
+
+
+def plot_alpha_star_seeds(estimates: dict[float, dict], dataset: str, out_path_stem: Path) -> Path:
+    """α*(β) over the seeds with its 95% intervals, beside the paper's MNIST curve."""
+    from ..studies.tradeoff.plots import plot_alpha_star
+
+    label = f"{dataset}, seeds {', '.join(map(str, SEEDS))} (95% interval)"
+    betas = list(estimates)
+    stars = [estimates[b]["alpha_star"] for b in betas]
+    curves = {label: (betas, [e.value for e in stars]),
+              "MNIST, Pal & Sulam": (list(PAPER_MNIST_ALPHA_STAR), [v[0] for v in PAPER_MNIST_ALPHA_STAR.values()])}
+    return plot_alpha_star(curves, out_path_stem, title="best training noise per smoothing noise",
+                           intervals={label: ([e.low for e in stars], [e.high for e in stars])})[0]
 
 
 def base_models_table(out: Path) -> str:
@@ -114,7 +140,13 @@ def _grid_tabulate(dataset: str):
         runs = tuple(out / f"seed_{s}" for s in SEEDS)
         r = CERTIFIED_FIGURE[dataset]
         certified = f"figures/tradeoff/{dataset}_certified_r{r}.png"
-        return {"alpha_star": Output(alpha_star_table(out), runs), "base_models": Output(base_models_table(out), runs),
+        estimates = alpha_star_estimates(out)
+        star_plot = plot_alpha_star_seeds(estimates, dataset, out / "alpha_star_seeds")
+        return {"alpha_star": Output(alpha_star_table(estimates), runs),
+                "figure_alpha_star": Output(f"![{dataset} α*(β) over three seeds, beside the paper's]"
+                                            f"(figures/tradeoff/{dataset}_alpha_star.png)", runs,
+                                            files=((star_plot, f"figures/tradeoff/{dataset}_alpha_star.png"),)),
+                "base_models": Output(base_models_table(out), runs),
                 "figure_certified": Output(f"![{dataset} certified accuracy at r = {r} (seed 0)]({certified})",
                                            runs[:1], files=((runs[0] / f"certified_r{r}_heatmap.png", certified),)),
                 "risk": Output((runs[0] / "risk.md").read_text(encoding="utf-8"), runs[:1]),
@@ -129,7 +161,8 @@ def _grid_tabulate(dataset: str):
 def tradeoff_recipe(dataset: str) -> Recipe:
     scale = "α 0…0.7 step 0.05, β 0.1…0.9, risk on 2,000 images" if dataset == "mnist" else "the preset grid"
     return Recipe(name=f"tradeoff-{dataset}", summary=f"Pal & Sulam's grid on {dataset} ({scale}), seeds 0, 1, 2",
-                  outputs=("alpha_star", "base_models", "risk", "alpha_star_seed0", "figure_risk", "figure_certified"),
+                  outputs=("alpha_star", "figure_alpha_star", "base_models", "risk", "alpha_star_seed0", "figure_risk",
+                           "figure_certified"),
                   steps=_grid_steps(dataset),
                   tabulate=_grid_tabulate(dataset), needs_mnist=lambda settings: dataset == "mnist",
                   report=lambda out, settings: [out / f"seed_{s}" for s in SEEDS])

@@ -84,16 +84,28 @@ def plot_heatmap(values: np.ndarray, alphas: Sequence[float], betas: Sequence[fl
 
 
 def plot_alpha_star(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], out_path_stem: str | Path,
-                    *, title: str | None = None, dpi: int = 110) -> list[Path]:
-    """α*(β) curves, label → (betas, alpha_stars), with the diagonal α = β for reference."""
+                    *, title: str | None = None, intervals: Mapping[str, tuple[Sequence[float], Sequence[float]]]
+                    | None = None, dpi: int = 110) -> list[Path]:
+    """α*(β) curves, label → (betas, alpha_stars), with the diagonal α = β for reference.
+
+    ``intervals``: label → (lows, highs) at the curve's betas, drawn as error bars (e.g. 95% bootstrap intervals).
+    """
     if not curves:
         raise InvalidArgumentError("no α*(β) curves to plot")
+    intervals = intervals or {}
+    if unknown := set(intervals) - set(curves):
+        raise InvalidArgumentError(f"intervals for curves that are not plotted: {sorted(unknown)}")
     fig = new_figure(4.6, 3.8)
     ax = fig.add_subplot()
     top = 0.0
     for label, (betas, stars) in curves.items():
         b, s = np.asarray(betas, dtype=float), np.asarray(stars, dtype=float)
-        ax.plot(b, s, "o-", label=label)
+        if label in intervals:
+            low, high = (np.asarray(v, dtype=float) for v in intervals[label])
+            ax.errorbar(b, s, yerr=np.stack([s - low, high - s]), fmt="o-", capsize=3, label=label)
+            top = max(top, float(np.nanmax(high)))
+        else:
+            ax.plot(b, s, "o-", label=label)
         top = max(top, float(np.nanmax(np.concatenate([b, s]))))
     ax.plot([0, top], [0, top], "k--", linewidth=0.8, label="α = β")
     ax.set_xlabel("smoothing noise β")
