@@ -62,9 +62,18 @@ def _column(j: int):
     return stat
 
 
+def _excess(j: int):
+    def stat(values: np.ndarray) -> np.ndarray:  # risk of column j above the lowest risk of the replicate
+        risks = values.mean(axis=-2)
+        return risks[..., j] - risks.min(axis=-1)
+
+    return stat
+
+
 def alpha_star_estimates(out: Path) -> dict[float, dict]:
-    """Per β of the seeds' grids in ``out``: the Estimates of α*, the risk at α*, at α = 0 and at α = β (None
-    where β is not on the α grid), each over the test inputs and the seeds."""
+    """Per β of the seeds' grids in ``out``: the Estimates of α*, the risk at α*, at α = 0 and at α = β, and how
+    much the risk at α = β exceeds the lowest (None where β is not on the α grid), each over the test inputs and
+    the seeds."""
     from ..studies.tradeoff.job import load_grid
 
     grids = [load_grid(out / f"seed_{s}") for s in SEEDS]
@@ -77,6 +86,8 @@ def alpha_star_estimates(out: Path) -> dict[float, dict]:
                            "risk_star": seed_input_bootstrap(errors, _min_risk),
                            "risk_zero": seed_input_bootstrap(errors, _column(0)),
                            "risk_beta": seed_input_bootstrap(errors, _column(int(at_beta[0]))) if len(at_beta)
+                           else None,
+                           "excess_beta": seed_input_bootstrap(errors, _excess(int(at_beta[0]))) if len(at_beta)
                            else None, "inputs": len(errors[0])}
     return estimates
 
@@ -97,6 +108,16 @@ def alpha_star_table(estimates: dict[float, dict]) -> str:
               "bootstrap over inputs and seeds (α* recomputed in every replicate). Paper: MNIST, 60,000 training "
               "images, conv32-64-fc128, α on a 0.01 grid, 10,000 test images (methods.md §3)."]
     return "\n".join(lines)
+
+
+#: Inline outputs for prose: name → (estimate key, format), one entry per β on the grid ("–" where none applies).
+SERIES = {"alpha_star_values": ("alpha_star", ".3f"), "risk_star_values": ("risk_star", ".4f"),
+          "risk_zero_values": ("risk_zero", ".4f"), "excess_beta_values": ("excess_beta", ".4f")}
+
+
+def series(estimates: dict[float, dict], key: str, spec: str) -> str:
+    """One estimate per β, "value [low, high]", joined by commas, in the order of the grid's β."""
+    return ", ".join("–" if estimates[b][key] is None else f"{estimates[b][key]:{spec}}" for b in estimates)
 
 
 def plot_alpha_star_seeds(estimates: dict[float, dict], dataset: str, out_path_stem: Path) -> Path:
@@ -147,6 +168,7 @@ def _grid_tabulate(dataset: str):
                                             f"(figures/tradeoff/{dataset}_alpha_star.png)", runs,
                                             files=((star_plot, f"figures/tradeoff/{dataset}_alpha_star.png"),)),
                 "base_models": Output(base_models_table(out), runs),
+                **{name: Output(series(estimates, key, spec), runs) for name, (key, spec) in SERIES.items()},
                 "figure_certified": Output(f"![{dataset} certified accuracy at r = {r} (seed 0)]({certified})",
                                            runs[:1], files=((runs[0] / f"certified_r{r}_heatmap.png", certified),)),
                 "risk": Output((runs[0] / "risk.md").read_text(encoding="utf-8"), runs[:1]),
@@ -161,8 +183,8 @@ def _grid_tabulate(dataset: str):
 def tradeoff_recipe(dataset: str) -> Recipe:
     scale = "α 0…0.7 step 0.05, β 0.1…0.9, risk on 2,000 images" if dataset == "mnist" else "the preset grid"
     return Recipe(name=f"tradeoff-{dataset}", summary=f"Pal & Sulam's grid on {dataset} ({scale}), seeds 0, 1, 2",
-                  outputs=("alpha_star", "figure_alpha_star", "base_models", "risk", "alpha_star_seed0", "figure_risk",
-                           "figure_certified"),
+                  outputs=("alpha_star", "figure_alpha_star", "base_models", *SERIES, "risk", "alpha_star_seed0",
+                           "figure_risk", "figure_certified"),
                   steps=_grid_steps(dataset),
                   tabulate=_grid_tabulate(dataset), needs_mnist=lambda settings: dataset == "mnist",
                   report=lambda out, settings: [out / f"seed_{s}" for s in SEEDS])
