@@ -72,8 +72,8 @@ def _excess(j: int):
 
 def alpha_star_estimates(out: Path) -> dict[float, dict]:
     """Per β of the seeds' grids in ``out``: the Estimates of α*, the risk at α*, at α = 0 and at α = β, and how
-    much the risk at α = β exceeds the lowest (None where β is not on the α grid), each over the test inputs and
-    the seeds."""
+    much the risks at α = 0 and at α = β exceed the lowest (α = β: None where β is not on the α grid), each over
+    the test inputs and the seeds."""
     from ..studies.tradeoff.job import load_grid
 
     grids = [load_grid(out / f"seed_{s}") for s in SEEDS]
@@ -85,6 +85,7 @@ def alpha_star_estimates(out: Path) -> dict[float, dict]:
         estimates[beta] = {"alpha_star": seed_input_bootstrap(errors, _argmin_alpha(alphas)),
                            "risk_star": seed_input_bootstrap(errors, _min_risk),
                            "risk_zero": seed_input_bootstrap(errors, _column(0)),
+                           "excess_zero": seed_input_bootstrap(errors, _excess(0)),
                            "risk_beta": seed_input_bootstrap(errors, _column(int(at_beta[0]))) if len(at_beta)
                            else None,
                            "excess_beta": seed_input_bootstrap(errors, _excess(int(at_beta[0]))) if len(at_beta)
@@ -112,7 +113,8 @@ def alpha_star_table(estimates: dict[float, dict]) -> str:
 
 #: Inline outputs for prose: name → (estimate key, format), one entry per β on the grid ("–" where none applies).
 SERIES = {"alpha_star_values": ("alpha_star", ".3f"), "risk_star_values": ("risk_star", ".4f"),
-          "risk_zero_values": ("risk_zero", ".4f"), "excess_beta_values": ("excess_beta", ".4f")}
+          "risk_zero_values": ("risk_zero", ".4f"), "excess_zero_values": ("excess_zero", ".4f"),
+          "excess_beta_values": ("excess_beta", ".4f")}
 
 
 def series(estimates: dict[float, dict], key: str, spec: str) -> str:
@@ -124,7 +126,7 @@ def plot_alpha_star_seeds(estimates: dict[float, dict], dataset: str, out_path_s
     """α*(β) over the seeds with its 95% intervals, beside the paper's MNIST curve."""
     from ..studies.tradeoff.plots import plot_alpha_star
 
-    label = f"{dataset}, seeds {', '.join(map(str, SEEDS))} (95% interval)"
+    label = f"{dataset.upper() if dataset == 'mnist' else dataset}, seeds {', '.join(map(str, SEEDS))} (95% interval)"
     betas = list(estimates)
     stars = [estimates[b]["alpha_star"] for b in betas]
     curves = {label: (betas, [e.value for e in stars]),
