@@ -70,13 +70,10 @@ def _excess(j: int):
     return stat
 
 
-def alpha_star_estimates(out: Path) -> dict[float, dict]:
-    """Per β of the seeds' grids in ``out``: the Estimates of α*, the risk at α*, at α = 0 and at α = β, and how
-    much the risks at α = 0 and at α = β exceed the lowest (α = β: None where β is not on the α grid), each over
-    the test inputs and the seeds."""
-    from ..studies.tradeoff.job import load_grid
-
-    grids = [load_grid(out / f"seed_{s}") for s in SEEDS]
+def alpha_star_estimates(grids: list) -> dict[float, dict]:
+    """Per β of the seeds' grids (GridResults, one per seed): the Estimates of α*, the risk at α*, at α = 0 and at
+    α = β, and how much the risks at α = 0 and at α = β exceed the lowest (α = β: None where β is not on the α
+    grid), each over the test inputs and the seeds."""
     alphas = np.array(sorted(grids[0].alphas))
     estimates = {}
     for beta in grids[0].betas:
@@ -135,13 +132,12 @@ def plot_alpha_star_seeds(estimates: dict[float, dict], dataset: str, out_path_s
                            intervals={label: ([e.low for e in stars], [e.high for e in stars])})[0]
 
 
-def base_models_table(out: Path) -> str:
-    """Each α's base model: clean test accuracy and accuracy on one noisy copy at α, over the seeds."""
+def base_models_table(runs: tuple[Path, ...], grids: list) -> str:
+    """Each α's base model: clean test accuracy and accuracy on one noisy copy at α, over the seeds' runs."""
     from ..studies.tradeoff.grid import base_model_correct
-    from ..studies.tradeoff.job import load_grid
 
-    seeds = [{row["alpha"]: row for row in base_model_correct(load_grid(run).config, run)}
-             for run in (out / f"seed_{s}" for s in SEEDS)]
+    seeds = [{row["alpha"]: row for row in base_model_correct(grid.config, run)}
+             for run, grid in zip(runs, grids, strict=True)]
     lines = ["| α | test accuracy (clean) | per seed | one noisy copy at α | per seed |", "|---|---|---|---|---|"]
     for alpha in sorted(seeds[0]):
         clean = seed_input_bootstrap([seed[alpha]["clean"] for seed in seeds], accuracy)
@@ -163,13 +159,16 @@ def _grid_tabulate(dataset: str):
         runs = tuple(out / f"seed_{s}" for s in SEEDS)
         r = CERTIFIED_FIGURE[dataset]
         certified = f"figures/tradeoff/{dataset}_certified_r{r}.png"
-        estimates = alpha_star_estimates(out)
+        from ..studies.tradeoff.job import load_grid
+
+        grids = [load_grid(run) for run in runs]  # read once: the α* estimates and the base models share them
+        estimates = alpha_star_estimates(grids)
         star_plot = plot_alpha_star_seeds(estimates, dataset, out / "alpha_star_seeds")
         return {"alpha_star": Output(alpha_star_table(estimates), runs),
                 "figure_alpha_star": Output(f"![{dataset} α*(β) over three seeds, beside the paper's]"
                                             f"(figures/tradeoff/{dataset}_alpha_star.png)", runs,
                                             files=((star_plot, f"figures/tradeoff/{dataset}_alpha_star.png"),)),
-                "base_models": Output(base_models_table(out), runs),
+                "base_models": Output(base_models_table(runs, grids), runs),
                 **{name: Output(series(estimates, key, spec), runs) for name, (key, spec) in SERIES.items()},
                 "figure_certified": Output(f"![{dataset} certified accuracy at r = {r} (seed 0)]({certified})",
                                            runs[:1], files=((runs[0] / f"certified_r{r}_heatmap.png", certified),)),
