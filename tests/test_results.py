@@ -4,9 +4,11 @@ number, and every quote in docs/ is traced to the run that made it."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -182,28 +184,55 @@ def test_every_quote_in_the_docs_is_traced_to_its_run():
     assert check_docs(DOCS, RECIPES) == []
 
 
-#: The MNIST files beside the checkout (../shared), for the recipes that need them.
+#: The MNIST files beside the checkout (../shared), for the recipes whose full scale needs them.
 MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 #: Every recipe the docs quote (the test below fails for a quoted recipe missing here).
 QUOTED = sorted({q.recipe for q in find_quotes(DOCS)})
+SMALL = Settings(scale="small", data_dir=MNIST)
+
+
+def in_process(argv) -> int:
+    """A recipe step's ``smoothcert`` command run in this process: the same command line through the same CLI
+    as the runner's fresh interpreter (which test_the_runner_runs_each_step_in_a_fresh_interpreter keeps tested),
+    without the seconds of imports each interpreter costs."""
+    result = CliRunner().invoke(main, list(argv), catch_exceptions=False)
+    if result.exit_code:
+        print(result.output)
+    return result.exit_code
+
+
+def run_small(name: str, runs: Path) -> Path:
+    """Run ``name`` at small scale under ``runs``, after the recipes it reads (those already there are reused)."""
+    for required in RECIPES[name].requires:
+        if not (runs / required / "outputs.json").is_file():
+            run_small(required, runs)
+    return run_recipe(RECIPES[name], runs, SMALL, echo=lambda line: None, execute=in_process)
+
+
+@pytest.fixture(scope="module")
+def shared_runs(tmp_path_factory) -> Path:
+    """One runs folder for the module: a recipe another reads (the zoo, for audit-zoo) runs once."""
+    return tmp_path_factory.mktemp("runs")
+
+
+def test_the_runner_runs_each_step_in_a_fresh_interpreter(tmp_path):
+    """The default executor: ``python -m smoothcert.cli ARGV`` in a subprocess, its exit code the step's."""
+    disks = RECIPES["tradeoff-disks"].steps(tmp_path / "disks", SMALL)
+    recipe = Recipe("disks", "the disks' step alone", (), lambda out, settings: disks, lambda out, settings: {})
+    run_recipe(recipe, tmp_path, SMALL, echo=lambda line: None)
+    assert all(step.finished() for step in disks)
 
 
 @pytest.mark.parametrize("name", QUOTED)
-def test_each_quoted_recipe_regenerates_its_quotes_from_a_small_run(name, tmp_path):
+def test_each_quoted_recipe_regenerates_its_quotes_from_a_small_run(name, tmp_path, shared_runs):
     """The real pipeline end to end at small scale: the recipe's smoothcert commands, their outputs, and every
     quote of the recipe in a copy of docs/ rewritten from them, number for number."""
-    recipe = RECIPES[name]
-    settings = Settings(scale="small", data_dir=MNIST)
-    if recipe.needs_mnist(settings) and not MNIST.is_dir():
-        pytest.skip(f"no MNIST at {MNIST}")
-    for required in recipe.requires:
-        run_recipe(RECIPES[required], tmp_path / "runs", settings, echo=lambda line: None)
-    run_recipe(recipe, tmp_path / "runs", settings, echo=lambda line: None)
+    run_small(name, shared_runs)
     shutil.copytree(DOCS, tmp_path / "docs")
-    regenerate_docs(tmp_path / "docs", tmp_path / "runs", RECIPES, allow_small=True)
-    assert [p for p in check_docs(tmp_path / "docs", RECIPES, tmp_path / "runs") if f" {name}/" in p] == []
-    record = json.loads((tmp_path / "runs" / name / "outputs.json").read_text())
-    page = tmp_path / "runs" / name / "report.html"  # the study's self-contained page, made last
+    regenerate_docs(tmp_path / "docs", shared_runs, RECIPES, allow_small=True)
+    assert [p for p in check_docs(tmp_path / "docs", RECIPES, shared_runs) if f" {name}/" in p] == []
+    record = json.loads((shared_runs / name / "outputs.json").read_text())
+    page = shared_runs / name / "report.html"  # the study's self-contained page, made last
     assert page.is_file() and "<html" in page.read_text(encoding="utf-8")[:500].lower()
     for q in find_quotes(tmp_path / "docs"):
         if q.recipe == name:
@@ -213,7 +242,7 @@ def test_each_quoted_recipe_regenerates_its_quotes_from_a_small_run(name, tmp_pa
         for row in (r for r in rows if r.startswith("| ")):
             alpha, per_seed = row.split(" | ")[0].strip("| "), row.split(" | ")[2].split(", ")
             stem = "alpha_" + alpha.replace(".", "p")
-            trained = [json.loads((tmp_path / "runs" / name / f"seed_{s}" / "models" / f"{stem}.json").read_text())
+            trained = [json.loads((shared_runs / name / f"seed_{s}" / "models" / f"{stem}.json").read_text())
                        ["test_accuracy"] for s in (0, 1, 2)]
             assert per_seed == [f"{a:.4f}" for a in trained]
     if name == "audit-digits":
@@ -222,20 +251,37 @@ def test_each_quoted_recipe_regenerates_its_quotes_from_a_small_run(name, tmp_pa
 
 
 @pytest.mark.parametrize("name", sorted(set(RECIPES) - set(QUOTED)))
-def test_every_other_recipe_runs_end_to_end_at_small_scale(name, tmp_path):
+def test_every_other_recipe_runs_end_to_end_at_small_scale(name, shared_runs):
     """The recipes the docs do not quote yet (their full runs take hours) make every output and their page."""
     recipe = RECIPES[name]
-    settings = Settings(scale="small", data_dir=MNIST)
-    if recipe.needs_mnist(settings) and not MNIST.is_dir():
-        pytest.skip(f"no MNIST at {MNIST}")
-    for required in recipe.requires:
-        run_recipe(RECIPES[required], tmp_path, settings, echo=lambda line: None)
-    record = json.loads(run_recipe(recipe, tmp_path, settings, echo=lambda line: None).read_text())
+    record = json.loads(run_small(name, shared_runs).read_text())
     assert set(record["outputs"]) == set(recipe.outputs) and record["scale"] == "small"
     assert all(o["text"].strip() for o in record["outputs"].values())
-    assert (tmp_path / name / "report.html").is_file()
-    commands = (tmp_path / name / "commands.sh").read_text().splitlines()
-    assert len(commands) == 1 + len(recipe.all_steps(tmp_path / name, settings))
+    assert (shared_runs / name / "report.html").is_file()
+    commands = (shared_runs / name / "commands.sh").read_text().splitlines()
+    assert len(commands) == 1 + len(recipe.all_steps(shared_runs / name, SMALL))
+
+
+def parse_only(argv: list[str]) -> None:
+    """Parse ``smoothcert ARGV`` as the CLI would (every option's name, type and callback), running nothing."""
+    command, args, parent = main, list(argv), None
+    while isinstance(command, click.Group):
+        parent = click.Context(command, info_name=args[0] if parent else "smoothcert", parent=parent)
+        name, args = args[0], args[1:]
+        command = command.get_command(parent, name)
+        assert command is not None, f"no command {name!r} in `smoothcert {shlex.join(argv)}`"
+    with command.make_context(name, args, parent=parent):
+        pass
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_every_full_scale_command_line_is_one_the_cli_accepts(name, tmp_path, monkeypatch):
+    """The full scale runs only in `make results` (hours): its command lines are at least valid ones."""
+    monkeypatch.setattr("smoothcert.results.mixing.art_available", lambda: True)  # the optional extra
+    data = tmp_path / "mnist"
+    data.mkdir()
+    for step in RECIPES[name].all_steps(tmp_path / name, Settings(data_dir=data)):
+        parse_only(list(step.argv))
 
 
 def test_seed_input_bootstrap_covers_the_true_accuracy():

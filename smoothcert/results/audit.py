@@ -36,9 +36,7 @@ def _sigmas(settings: Settings, dataset: str) -> tuple[float, ...]:
 
 def _steps(dataset: str):
     def steps(out: Path, settings: Settings) -> list[Step]:
-        data = ["--dataset", dataset]
-        if dataset == "mnist":
-            data += ["--data-dir", str(settings.data_dir), *([] if settings.small else ["--max", "2000"])]
+        data = [*settings.data_options(dataset), *(["--max", "2000"] if settings.needs_mnist(dataset) else [])]
         small = (["--max", "60", "--epochs", "2", "--n", "100", "--n0", "20", "--matrix-n", "20",
                   "--sigmas", ",".join(f"{s:g}" for s in SMALL_SIGMAS[dataset]), "--no-synthetic",
                   "--batch-size", "256",
@@ -135,5 +133,5 @@ def audit_recipe(dataset: str) -> Recipe:
                 f"seeds {', '.join(map(str, SEEDS))}",
         outputs=("seeds", *SERIES, "clean_spread_standard", *SEED0_TABLES, *PER_CLASS_TABLES[dataset], *FIGURES),
         steps=_steps(dataset), tabulate=_tabulate(dataset),
-        needs_mnist=lambda settings: dataset == "mnist",
+        needs_mnist=lambda settings: settings.needs_mnist(dataset),
         report=lambda out, settings: [out / f"seed_{s}" for s in SEEDS])

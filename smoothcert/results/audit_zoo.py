@@ -28,10 +28,10 @@ def _cells(settings: Settings) -> dict[float, list[str]]:
 def _steps(out: Path, settings: Settings) -> list[Step]:
     zoo_dir = out.parent / "zoo"
     if settings.small:
-        data = ["--dataset", "digits", "--max", "60", "--n", "100", "--n0", "20", "--batch-size", "256",
+        data = [*settings.data_options(), "--max", "60", "--n", "100", "--n0", "20", "--batch-size", "256",
                 "--no-compile", "--quiet"]
     else:
-        data = ["--dataset", "mnist", "--data-dir", str(settings.data_dir), "--max", "2000"]
+        data = [*settings.data_options(), "--max", "2000"]
     steps = []
     for sigma, methods in _cells(settings).items():
         run = out / f"sigma_{sigma:g}"
@@ -73,5 +73,5 @@ def audit_zoo_recipe() -> Recipe:
     return Recipe(name="audit-zoo", summary="the disparity audit of the training zoo's models (σ = 1, 0.5) on "
                                             "2,000 MNIST test images",
                   outputs=tuple(f"disparity_{s:g}" for s in SIGMAS), steps=_steps, tabulate=_tabulate,
-                  needs_mnist=lambda settings: not settings.small, requires=("zoo",),
+                  needs_mnist=Settings.needs_mnist, requires=("zoo",),
                   report=lambda out, settings: [out / f"sigma_{s:g}" for s in _cells(settings)])

@@ -39,9 +39,9 @@ def _sigmas(settings: Settings) -> tuple[float, ...]:
 
 def _steps(out: Path, settings: Settings) -> list[Step]:
     if settings.small:
-        data, train, n, skip = ["--dataset", "digits"], [*TRAIN, "--epochs", "2", "--quiet"], 100, 20
+        data, train, n, skip = settings.data_options(), [*TRAIN, "--epochs", "2", "--quiet"], 100, 20
     else:
-        data, train = ["--dataset", "mnist", "--data-dir", str(settings.data_dir)], [*TRAIN, "--epochs", str(EPOCHS)]
+        data, train = settings.data_options(), [*TRAIN, "--epochs", str(EPOCHS)]
         n, skip = N, SKIP
     steps = []
     for sigma in _sigmas(settings):
@@ -91,6 +91,6 @@ def _tabulate(out: Path, settings: Settings) -> dict[str, Output]:
 def cohen_recipe() -> Recipe:
     return Recipe(name="cohen-mnist", summary="Cohen et al.'s Gaussian baseline on MNIST: σ ∈ {0.25, 0.5, 1} × "
                                               "3 seeds, n = 100,000 on 500 images",
-                  outputs=("table",), steps=_steps, tabulate=_tabulate, needs_mnist=lambda settings: not settings.small,
+                  outputs=("table",), steps=_steps, tabulate=_tabulate, needs_mnist=Settings.needs_mnist,
                   report=lambda out, settings: [cell_dir(out, s, seed) / "certify.tsv" for s in _sigmas(settings)
                                                 for seed in SEEDS])

@@ -55,13 +55,13 @@ def _eps(settings: Settings) -> tuple[float, ...]:
 def _steps(out: Path, settings: Settings) -> list[Step]:
     eps = ["--eps", ",".join(f"{e:g}" for e in _eps(settings))]
     if settings.small:
-        data, train, candidates = ["--dataset", "digits"], SMALL_TRAIN, SMALL_CANDIDATES
+        data, train, candidates = settings.data_options(), SMALL_TRAIN, SMALL_CANDIDATES
         val, test = ["--max", "60", "--steps", "2"], ["--max", "40", "--steps", "2"]
     else:
         if not art_available():
             raise InvalidArgumentError("the mixing recipe runs AutoAttack, which needs the optional package "
                                        "adversarial-robustness-toolbox (pip install 'smoothcert[autoattack]')")
-        data, train, candidates = ["--dataset", "mnist", "--data-dir", str(settings.data_dir)], TRAIN, CANDIDATES
+        data, train, candidates = settings.data_options(), TRAIN, CANDIDATES
         val, test = ["--max", "1000"], ["--max", "2000", "--autoattack-max", "2000"]
     quiet = ["--quiet", "--device", "cpu"]
     steps = []
@@ -84,7 +84,7 @@ def _steps(out: Path, settings: Settings) -> list[Step]:
 
 
 def _data_dir(settings: Settings) -> list[str]:
-    return [] if settings.small else ["--data-dir", str(settings.data_dir)]
+    return settings.data_options()[2:]  # `mix eval` reads the data set's name from the run
 
 
 def _selection(run: Path) -> dict:
@@ -188,5 +188,5 @@ def mixing_recipe() -> Recipe:
     return Recipe(name="mixing-mnist", summary="Bai et al.'s adaptive mixture on MNIST: settings chosen on 1,000 "
                                                "held-out images, 3 seeds, AutoAttack on 2,000 test images",
                   outputs=("table", "figure_tradeoff"), steps=_steps, tabulate=_tabulate,
-                  needs_mnist=lambda settings: not settings.small,
+                  needs_mnist=Settings.needs_mnist,
                   report=lambda out, settings: [out / f"seed_{s}" for s in SEEDS])

@@ -33,6 +33,18 @@ class Settings:
     def small(self) -> bool:
         return self.scale == "small"
 
+    def data_options(self, dataset: str = "mnist") -> list[str]:
+        """The data set options of a recipe's commands: ``dataset`` at full scale; at small scale always the
+        embedded digits, so that the pipeline's test takes seconds and needs no files (MNIST's loading has tests
+        of its own)."""
+        if self.small or dataset == "digits":
+            return ["--dataset", "digits"]
+        return ["--dataset", dataset, "--data-dir", str(self.data_dir)]
+
+    def needs_mnist(self, dataset: str = "mnist") -> bool:
+        """Whether the commands of :meth:`data_options` read ``data_dir``."""
+        return "--data-dir" in self.data_options(dataset)
+
 
 @dataclass(frozen=True)
 class Step:

@@ -27,7 +27,7 @@ SMALL_GRID = ["--train-noise-alphas", "0,0.25,0.5", "--betas", "0.25,0.5", "--ra
 
 def _grid_steps(dataset: str):
     def steps(out: Path, settings: Settings) -> list[Step]:
-        data = ["--dataset", dataset] + (["--data-dir", str(settings.data_dir)] if dataset == "mnist" else [])
+        data = settings.data_options(dataset)
         grid = SMALL_GRID if settings.small else ([*MNIST_GRID, "--workers", "2"] if dataset == "mnist" else [])
         return [Step(f"seed_{s}", ("tradeoff", "grid", *data, *grid, "--seed", str(s), "--out", str(out / f"seed_{s}")),
                      done=out / f"seed_{s}" / "grid.json", resume_marker=out / f"seed_{s}" / "grid.json")
@@ -187,7 +187,7 @@ def tradeoff_recipe(dataset: str) -> Recipe:
                   outputs=("alpha_star", "figure_alpha_star", "base_models", *SERIES, "risk", "alpha_star_seed0",
                            "figure_risk", "figure_certified"),
                   steps=_grid_steps(dataset),
-                  tabulate=_grid_tabulate(dataset), needs_mnist=lambda settings: dataset == "mnist",
+                  tabulate=_grid_tabulate(dataset), needs_mnist=lambda settings: settings.needs_mnist(dataset),
                   report=lambda out, settings: [out / f"seed_{s}" for s in SEEDS])
 
 

@@ -27,11 +27,11 @@ REJECT_RATES = (0.05, 0.1, 0.2, 0.3)
 
 def _steps(out: Path, settings: Settings) -> list[Step]:
     if settings.small:
-        data, train, sweep = ["--dataset", "digits"], ["--epochs", "1", "--quiet"], ["--n", "100", "--n0", "20",
+        data, train, sweep = settings.data_options(), ["--epochs", "1", "--quiet"], ["--n", "100", "--n0", "20",
                                                                                       "--skip", "20", "--quiet",
                                                                                       "--batch-size", "256"]
     else:
-        data = ["--dataset", "mnist", "--data-dir", str(settings.data_dir)]
+        data = settings.data_options()
         train, sweep = ["--epochs", "10", "--lr", "0.001"], ["--n", "100000", "--n0", "100", "--skip", "10"]
     steps = []
     for seed in SEEDS:
@@ -99,5 +99,5 @@ def uncertainty_recipe() -> Recipe:
                                                     "τ at 5/10/20/30% rejection, noise-trained and standard models, "
                                                     "3 seeds",
                   outputs=("radii",), steps=_steps, tabulate=_tabulate,
-                  needs_mnist=lambda settings: not settings.small,
+                  needs_mnist=Settings.needs_mnist,
                   report=lambda out, settings: [out / f"seed_{s}" / m / "sweep" for s in SEEDS for m in MODELS])

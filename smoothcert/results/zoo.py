@@ -72,9 +72,9 @@ def commands(out: Path, sigma: float, method: str, settings: Settings) -> tuple[
     """(train, certify) command lines of one cell (after ``smoothcert``), without --resume."""
     d = cell_dir(out, sigma, method)
     if settings.small:
-        data, epochs, n, skip = ["--dataset", "digits"], 1, 100, 20
+        data, epochs, n, skip = settings.data_options(), 1, 100, 20
     else:
-        data, epochs, n, skip = ["--dataset", "mnist", "--data-dir", str(settings.data_dir)], EPOCHS, N, SKIP
+        data, epochs, n, skip = settings.data_options(), EPOCHS, N, SKIP
     train = train_argv(d, data, sigma, ["--objective", method, *METHODS[method][sigma], "--epochs", str(epochs),
                                         "--lr", str(LR), "--seed", "0", *(["--quiet"] if settings.small else [])])
     certify = certify_argv(d, data, sigma, ["--n0", "100", "--n", str(n), "--failure-prob", "0.001",
@@ -183,5 +183,5 @@ def _tabulate(out: Path, settings: Settings) -> dict[str, Output]:
 def zoo_recipe() -> Recipe:
     return Recipe(name="zoo", summary="the training zoo on MNIST: seven objectives × σ ∈ {1, 0.5, 0.25}, certified",
                   outputs=("table", *GAINS), steps=_steps, tabulate=_tabulate,
-                  needs_mnist=lambda settings: not settings.small,
+                  needs_mnist=Settings.needs_mnist,
                   report=lambda out, settings: [cell_dir(out, s, m) / "certify.tsv" for s, m in cells(settings)])
