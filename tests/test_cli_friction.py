@@ -132,3 +132,47 @@ def test_demo_with_another_n_points_to_fresh(tmp_path):
     line = one_line_error(invoke("demo", "--out", out, "--n", 30, "--quiet", "--no-compile"), "--fresh")
     assert "cannot resume" in line
     assert (out / "certify.tsv").read_bytes() == rows
+
+
+HELP_WITHOUT_TORCH = """
+import sys
+import click
+from click.testing import CliRunner
+import smoothcert
+from smoothcert.cli import main
+
+def paths(group, prefix):
+    for name, command in group.commands.items():
+        yield [*prefix, name]
+        if isinstance(command, click.Group):
+            yield from paths(command, [*prefix, name])
+
+helped = 0
+for path in [[], *paths(main, [])]:
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output, (path, result.output)
+    helped += 1
+heavy = sorted(m for m in ("torch", "scipy", "scipy.stats", "matplotlib") if m in sys.modules)
+print(helped, heavy)
+"""
+
+
+def test_help_of_every_command_loads_no_torch_scipy_or_matplotlib():
+    """`smoothcert … --help` answers at once: the package and the command line load PyTorch, SciPy and matplotlib
+    only when a command runs (they take seconds to import). Checked in a fresh interpreter, since this one has
+    them loaded already."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", HELP_WITHOUT_TORCH], capture_output=True, text=True, check=True)
+    helped, heavy = out.stdout.split(" ", 1)
+    assert int(helped) > 30 and heavy.strip() == "[]", out.stdout
+
+
+def test_the_package_loads_its_public_names_on_use():
+    import smoothcert
+
+    assert smoothcert.Smooth.__name__ == "Smooth" and smoothcert.make_noise("gaussian", 0.5).sigma == 0.5
+    assert {"Smooth", "GaussianNoise", "ABSTAIN"} <= set(dir(smoothcert))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        smoothcert.no_such_name  # noqa: B018

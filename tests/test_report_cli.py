@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from smoothcert.analysis import read_results
 from smoothcert.cli import main
-from smoothcert.document import Document, Figure, Paragraph, Section, Table
+from smoothcert.document import Document, Figure, Paragraph, Section, Table, walk
 from smoothcert.errors import InvalidArgumentError
 from smoothcert.models import CheckpointInfo, save_checkpoint
 from smoothcert.models.zoo import build_model
@@ -121,6 +121,42 @@ def test_report_shows_study_reports_and_training(tmp_path) -> None:
     assert "gaussian (noise gaussian, sigma = 0.25)" in text
 
 
+def test_report_labels_many_runs_apart_and_fits_their_legend(tmp_path) -> None:
+    """Sweeps of the same file names in several seeds' folders: each curve is labelled by the folders that tell it
+    apart (not one ambiguous ``sweep/tau_…`` per seed), and 24 curves lay out without collapsing the axes."""
+    import warnings
+
+    import matplotlib.image
+
+    sweeps = []
+    for seed in range(3):
+        for model in ("noise", "standard"):
+            sweep = tmp_path / f"seed_{seed}" / model / "sweep"
+            for k, tau in enumerate((0.1, 0.2, 0.3, 0.4)):
+                tsv = write_run(sweep, 10 * seed + k, 0.25)
+                tsv.rename(sweep / f"tau_{tau}.tsv")
+                tsv.with_suffix(".json").rename(sweep / f"tau_{tau}.json")
+            sweeps.append(sweep)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when constrained layout collapses the axes
+        document = runs_document(sweeps, tmp_path / "figures")
+    figure = next(b for b in walk(document) if isinstance(b, Figure) and str(b.path) == "certified_accuracy.png")
+    labels = figure.alt.split(": ", 1)[1].split(", ")
+    assert len(labels) == len(set(labels)) == 24
+    assert "seed_0/noise/sweep/tau_0.1" in labels and "seed_2/standard/sweep/tau_0.4" in labels
+    height = matplotlib.image.imread(tmp_path / "figures" / "certified_accuracy.png").shape[0]
+    assert height > 4.0 * 150  # grown below the axes for the legend's rows (6 × 4 in at 150 dpi otherwise)
+
+
+def test_labels_are_the_shortest_distinguishing_suffix(tmp_path) -> None:
+    from smoothcert.studies.report import _labels
+
+    paths = [tmp_path / "a" / "x" / "certify.tsv", tmp_path / "b" / "x" / "certify.tsv", tmp_path / "c" / "certify.tsv",
+             tmp_path / "d" / "sweep" / "tau_1.tsv", tmp_path / "d" / "sweep" / "tau_2.tsv"]
+    single = {p: "sweep" not in p.parts for p in paths}
+    assert _labels(paths, single) == ["a/x", "b/x", "c", "tau_1", "tau_2"]
+
+
 def test_report_refuses_to_replace_a_file_without_overwrite(two_runs, tmp_path) -> None:
     out = tmp_path / "report.html"
     out.write_text("mine")
@@ -158,3 +194,9 @@ def test_report_bad_out(two_runs, tmp_path, out, fragment) -> None:
 def test_report_api_raises_typed_errors(tmp_path) -> None:
     with pytest.raises(InvalidArgumentError, match="at least one"):
         runs_document([], tmp_path)
+
+
+def test_forty_curves_have_forty_styles() -> None:
+    from smoothcert.report.plots import curve_style
+
+    assert len({tuple(curve_style(i).values()) for i in range(40)}) == 40

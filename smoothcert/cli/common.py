@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
-import torch
 
 from ..errors import InputError, InvalidArgumentError, SmoothcertError
 from ..validate import check_num_classes
+
+if TYPE_CHECKING:  # torch loads when a command runs, not for --help
+    import torch
 
 EXIT_USAGE = 2
 
@@ -123,6 +126,8 @@ def renamed_option(new: str, old: str, dest: str, **kwargs):
 
 def pick_device(name: str) -> torch.device:
     """``auto`` → CUDA when available, else CPU; otherwise the named device, checked."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -162,6 +167,8 @@ def set_threads(threads: int | None) -> None:
         return
     if threads < 1:
         raise InvalidArgumentError(f"--threads must be >= 1, got {threads}")
+    import torch
+
     torch.set_num_threads(threads)
 
 

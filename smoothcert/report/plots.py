@@ -65,6 +65,34 @@ def save_figure(fig: Figure, out_path_stem: str | Path, dpi: int = 110) -> list[
     return paths
 
 
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def curve_style(i: int) -> dict:
+    """Colour and line style of the ``i``-th curve of a figure: the ten default colours, then the same colours
+    dashed, dotted, dash-dotted, so that up to 40 curves stay told apart in the legend."""
+    return {"color": f"C{i % 10}", "linestyle": LINE_STYLES[i // 10 % len(LINE_STYLES)]}
+
+
+LEGEND_INSIDE = 8
+"""The most legend entries drawn inside the axes; more go in columns below them."""
+
+
+def add_legend(fig: Figure, ax, loc: str) -> None:
+    """The legend of ``ax``'s labelled lines: inside at ``loc`` for up to :data:`LEGEND_INSIDE` entries, else below
+    the axes in as many columns as the longest label leaves room for, the figure growing by the rows it needs (so
+    the axes keep their size however many runs are compared)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if len(labels) <= LEGEND_INSIDE:
+        ax.legend(loc=loc)
+        return
+    # At the small font a character is about 0.06 in wide; a handle and its padding about 0.6 in.
+    columns = max(1, min(4, int(fig.get_figwidth() // (0.6 + 0.06 * max(map(len, labels))))))
+    rows = -(-len(labels) // columns)
+    fig.set_figheight(fig.get_figheight() + 0.2 + 0.19 * rows)
+    fig.legend(handles, labels, loc="outside lower center", ncol=columns, fontsize="small")
+
+
 def mark_readout(ax, x_name: str = "x") -> None:
     """Mark ``ax`` for the hover readout of the HTML report (:mod:`smoothcert.report.html`): the axes frame's
     SVG id records the data limits and the x quantity's name (``readout-frame_X0_X1_Y0_Y1_NAME``), each labelled
@@ -117,15 +145,16 @@ def plot_certified_accuracy(runs: Mapping[str, CertifyResults], out_path_stem: s
 
     fig = new_figure(6.0, 4.0)
     ax = fig.add_subplot()
-    for label, res in runs.items():
+    for i, (label, res) in enumerate(runs.items()):
         # The value at grid[k] holds up to grid[k + 1]: certified accuracy only drops just past a radius.
-        ax.plot(grid, certified_accuracy(res, grid, radius_column), drawstyle="steps-post", label=label)
+        ax.plot(grid, certified_accuracy(res, grid, radius_column), drawstyle="steps-post", label=label,
+                **curve_style(i))
     ax.set_xlim(float(grid[0]), float(grid[-1]) if grid[-1] > grid[0] else float(grid[0]) + 1.0)
     ax.set_ylim(0.0, 1.0)
     ax.set_xlabel(x_label(norm_of(runs)))
     ax.set_ylabel(Y_LABEL)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right")
+    add_legend(fig, ax, "upper right")
     if title is not None:
         ax.set_title(title)
     mark_readout(ax, "r")
@@ -145,14 +174,14 @@ def plot_p_a_distribution(runs: Mapping[str, CertifyResults], out_path_stem: str
     grid = np.linspace(0.5, 1.0, GRID_POINTS)
     fig = new_figure(6.0, 4.0)
     ax = fig.add_subplot()
-    for label, res in runs.items():
-        ax.plot(grid, p_a_distribution(res, grid), drawstyle="steps-post", label=label)
+    for i, (label, res) in enumerate(runs.items()):
+        ax.plot(grid, p_a_distribution(res, grid), drawstyle="steps-post", label=label, **curve_style(i))
     ax.set_xlim(0.5, 1.0)
     ax.set_ylim(0.0, 1.0)
     ax.set_xlabel("x (lower confidence bound on the top class's probability)")
     ax.set_ylabel("fraction of inputs with p̲_A ≥ x")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower left")
+    add_legend(fig, ax, "lower left")
     if title is not None:
         ax.set_title(title)
     mark_readout(ax, "x")

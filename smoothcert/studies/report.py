@@ -143,13 +143,23 @@ def read_folder(path: str | Path) -> Folder:
 
 
 def _labels(paths: Sequence[Path], single: Mapping[Path, bool]) -> list[str]:
-    """Short distinct labels: the folder's name for a folder's only TSV, else folder/stem; made unique."""
+    """Short distinct labels: the shortest trailing part of each path that no other path ends with.
+
+    A folder's only TSV is named by its folders (``seed_0/sigma_0.25``), a TSV beside others by its folders and its
+    stem (``seed_0/sweep/tau_0.1``); each label takes as many trailing folders as it needs to differ from every
+    other, so runs of different seeds or models with the same file names stay apart.
+    """
+    parts = [(p.parent.parts if single[p] else (*p.parent.parts, p.stem)) for p in paths]
+    parts = [tuple(x for x in ps if x not in ("/", "")) or (p.stem,) for ps, p in zip(parts, paths, strict=True)]
     labels, seen = [], set()
-    for p in paths:
-        label = p.parent.name if single[p] and p.parent.name else f"{p.parent.name}/{p.stem}".strip("/")
-        base, k = label, 2
-        while label in seen:
-            label, k = f"{base} ({k})", k + 1
+    for i, mine in enumerate(parts):
+        k = 1
+        while k < len(mine) and any(j != i and theirs[-k:] == mine[-k:] for j, theirs in enumerate(parts)):
+            k += 1
+        label = base = "/".join(mine[-k:])
+        n = 2
+        while label in seen:  # only for paths that agree in every part
+            label, n = f"{base} ({n})", n + 1
         seen.add(label)
         labels.append(label)
     return labels
