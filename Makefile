@@ -36,9 +36,11 @@ test: $(TEST_STAMP) browser
 
 # Every table, number and figure docs/ quotes, regenerated from its runs and checked against them: hours on two
 # cores, so run it in the background (nohup make results &); after any stop it continues where it was.
+# JOBS=N runs N commands at once (independent seeds and models; for more cores or a GPU).
 DATA_DIR ?= ../shared/data/mnist
+JOBS ?= 1
 results: $(STAMP)
-	$(VENV)/bin/smoothcert results run --data-dir $(DATA_DIR)
+	$(VENV)/bin/smoothcert results run --data-dir $(DATA_DIR) --jobs $(JOBS)
 	$(VENV)/bin/smoothcert results docs
 	$(VENV)/bin/smoothcert results check
 

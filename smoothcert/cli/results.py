@@ -55,10 +55,14 @@ def list_recipes(runs_dir) -> None:
               help="Folder of the MNIST IDX files (default: $SMOOTHCERT_DATA_DIR or the user cache).")
 @click.option("--scale", type=click.Choice(["full", "small"]), default="full", show_default=True,
               help="full: the documented measurement; small: the same pipeline in seconds (never quoted).")
-def run(names, out, data_dir, scale) -> None:
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Commands to run at once: independent seeds, models and recipes in parallel, each with an "
+                   "equal share of the CPU threads and its output in OUT/RECIPE/logs/. 1: one after another, "
+                   "output on the terminal. The results are the same either way.")
+def run(names, out, data_dir, scale, jobs) -> None:
     """Run the recipes (all by default), skipping finished steps and resuming interrupted ones."""
     from ..data.mnist import default_data_dir
-    from ..results import Settings, run_recipe
+    from ..results import Settings, run_parallel, run_recipe
     from ..results.runner import check_settings
     from ..validate import check_output_folder
 
@@ -67,6 +71,9 @@ def run(names, out, data_dir, scale) -> None:
     settings = Settings(scale=scale, data_dir=Path(data_dir) if data_dir else default_data_dir())
     for recipe in recipes:  # refuse before anything runs
         check_settings(recipe, settings)
+    if jobs > 1:
+        run_parallel(recipes, out, settings, jobs, echo=click.echo)
+        return
     for recipe in recipes:
         written = run_recipe(recipe, out, settings, echo=click.echo)
         click.echo(f"[{recipe.name}] outputs: {written}")

@@ -56,12 +56,25 @@ class Step:
         done: the file whose presence (and, for a ``.json`` manifest, ``"status": "complete"``) means finished.
         resume_marker: a file that an interrupted run leaves behind; when it exists and ``done`` does not, the
             command is run again with ``--resume``. None: the command continues its own output by itself.
+        chain: the steps that must run before this one are the earlier steps of the same chain (``--jobs`` runs
+            different chains at once). None: the name up to its last "/" (``sigma_1/macer/certify`` follows
+            ``sigma_1/macer/train``), or the step alone when the name has none.
+        after_all: the step runs after every other step of its recipe (the HTML report of all the runs).
     """
 
     name: str
     argv: tuple[str, ...]
     done: Path
     resume_marker: Path | None = None
+    chain: str | None = None
+    after_all: bool = False
+
+    @property
+    def chain_id(self) -> str:
+        """The chain this step runs in (see :attr:`chain`)."""
+        if self.chain is not None:
+            return self.chain
+        return self.name.rsplit("/", 1)[0] if "/" in self.name else self.name
 
     def finished(self) -> bool:
         if not self.done.exists():
@@ -126,5 +139,5 @@ class Recipe:
         if self.report is not None:
             page = out / "report.html"
             steps.append(Step("report", ("report", *map(str, self.report(out, settings)), "--out", str(page)),
-                              done=page))
+                              done=page, after_all=True))
         return steps

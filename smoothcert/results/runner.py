@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import InputError, ResultsError
 from ..runs.lock import ResultsLock
-from .recipe import Output, Recipe, Settings
+from .recipe import Output, Recipe, Settings, Step
 
 OUTPUTS_FORMAT = "smoothcert-results-outputs"
 
@@ -49,9 +49,32 @@ def _smoothcert(argv: Sequence[str]) -> int:
     return subprocess.run([sys.executable, "-m", "smoothcert.cli", *argv], check=False).returncode
 
 
+def check_requires(recipe: Recipe, out: str | Path, running: Sequence[str] = ()) -> None:
+    """A recipe that reads another's runs is refused unless that one has finished (or runs now, before it)."""
+    for name in recipe.requires:
+        if name not in running and not (Path(out) / name / "outputs.json").is_file():
+            raise InputError(f"recipe {recipe.name!r} reads the runs of {name!r}: run `smoothcert results run {name}` "
+                             "first (or both, in that order)")
+
+
+def step_line(recipe: Recipe, k: int, total: int, step: Step) -> str:
+    """'[zoo 3/43] sigma_1/stability/train': which step a progress line speaks of."""
+    return f"[{recipe.name} {k}/{total}] {step.name}"
+
+
+def step_failure(recipe: Recipe, step: Step, argv: Sequence[str], code: int) -> str | None:
+    """Why a step that ran is not finished (its exit code, or no finished output), or None when it is."""
+    if code == 0 and step.finished():
+        return None
+    return (f"recipe {recipe.name!r}, step {step.name}: `smoothcert {argv[0]}` "
+            f"{'exited with ' + str(code) if code else 'left no finished output'}")
+
+
 def run_recipe(recipe: Recipe, out: str | Path, settings: Settings, *,
                echo: Callable[[str], None] = print, execute: Callable[[Sequence[str]], int] = _smoothcert) -> Path:
-    """Run every unfinished step of ``recipe`` under OUT/RECIPE, then write its outputs; returns outputs.json.
+    """Run every unfinished step of ``recipe`` under OUT/RECIPE, one after another with their output on the
+    terminal, then write its outputs; returns outputs.json. (:func:`~smoothcert.results.parallel.run_parallel`
+    runs independent steps at once.)
 
     Raises:
         InputError: the recipe cannot run with these settings (no MNIST folder).
@@ -59,10 +82,7 @@ def run_recipe(recipe: Recipe, out: str | Path, settings: Settings, *,
             the steps before it stay finished).
     """
     check_settings(recipe, settings)
-    for name in recipe.requires:
-        if not (Path(out) / name / "outputs.json").is_file():
-            raise InputError(f"recipe {recipe.name!r} reads the runs of {name!r}: run `smoothcert results run {name}` "
-                             "first (or both, in that order)")
+    check_requires(recipe, out)
     folder = recipe_dir(out, recipe)
     folder.mkdir(parents=True, exist_ok=True)
     with ResultsLock(folder / "recipe"):
@@ -70,15 +90,13 @@ def run_recipe(recipe: Recipe, out: str | Path, settings: Settings, *,
         steps = recipe.all_steps(folder, settings)
         for k, step in enumerate(steps, 1):
             if step.finished():
-                echo(f"[{recipe.name} {k}/{len(steps)}] {step.name}: finished")
+                echo(f"{step_line(recipe, k, len(steps), step)}: finished")
                 continue
             argv = step.command()
-            echo(f"[{recipe.name} {k}/{len(steps)}] {step.name}: + {shlex.join(['smoothcert', *argv])}")
-            code = execute(argv)
-            if code != 0 or not step.finished():
-                raise ResultsError(f"recipe {recipe.name!r}, step {step.name}: `smoothcert {argv[0]}` "
-                                   f"{'exited with ' + str(code) if code else 'left no finished output'}; "
-                                   "the steps before it are kept: run again to continue")
+            echo(f"{step_line(recipe, k, len(steps), step)}: + {shlex.join(['smoothcert', *argv])}")
+            failure = step_failure(recipe, step, argv, execute(argv))
+            if failure:
+                raise ResultsError(f"{failure}; the steps before it are kept: run again to continue")
         return write_outputs(recipe, out, settings)
 
 
