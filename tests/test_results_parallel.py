@@ -96,6 +96,23 @@ def test_independent_chains_run_at_once_in_order_within_each(tmp_path):
     assert (tmp_path / "toy" / "logs" / "a__train.log").read_text().startswith("ran write")
 
 
+def test_a_step_freed_by_a_finished_one_starts_without_waiting_for_the_running_ones(tmp_path):
+    """Resuming: a/train finished before, so a/certify starts beside b/train at once (b/train waits for it)."""
+    (tmp_path / "toy" / "a").mkdir(parents=True)
+    (tmp_path / "toy" / "a" / "model.json").write_text(json.dumps({"status": "complete"}))
+    rec = Recorder()
+    rec.hold = {"b/model"}
+
+    def execute(argv, log):
+        if argv[1].endswith("a/certify.json"):
+            rec.release.set()
+        return rec(argv, log)
+
+    run_parallel([chains_recipe()], tmp_path, Settings(), jobs=2, execute=execute, echo=lambda line: None)
+    assert "a/model" not in rec.order("start") and rec.events.index(("start", "a/certify")) < \
+        rec.events.index(("end", "b/model"))
+
+
 def test_no_more_than_jobs_commands_at_once(tmp_path):
     rec = Recorder()
     run_parallel([chains_recipe(chains=("a", "b", "c", "d", "e"))], tmp_path, Settings(), jobs=3, execute=rec,

@@ -64,7 +64,7 @@ def _steps(out: Path, settings: Settings) -> list[Step]:
                                        "adversarial-robustness-toolbox (pip install 'smoothcert[autoattack]')")
         data, train, candidates = settings.data_options(), TRAIN, CANDIDATES
         val, test = ["--max", "1000"], ["--max", "2000", "--autoattack-max", "2000"]
-    quiet = ["--quiet", "--device", "cpu"]
+    quiet = ["--quiet"]  # --device auto, as every recipe: CUDA where there is one
     steps = []
     for s in SEEDS:
         run = out / f"seed_{s}"

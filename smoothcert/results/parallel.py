@@ -174,13 +174,19 @@ def run_parallel(recipes: Sequence[Recipe], out: str | Path, settings: Settings,
             write_commands(out, recipe, settings)
         tasks = _tasks(recipes, out, settings)
         running: dict[Future, tuple[_Task, list[str], Path, float]] = {}
-        try:
-            while True:
+
+        def start() -> None:
+            """Start every task that can start, until nothing more changes (a finished step or a tabulation
+            frees the next ones at once, without waiting for a running command)."""
+            changed = True
+            while changed:
+                changed = False
                 for task in tasks:
                     if task.state == "waiting" and any(d.state in ("failed", "blocked") for d in task.deps):
                         task.state = "blocked"
-                ready = [t for t in tasks if t.state == "waiting" and all(d.state == "done" for d in t.deps)]
-                for task in ready:
+                for task in tasks:
+                    if task.state != "waiting" or not all(d.state == "done" for d in task.deps):
+                        continue
                     if task.step is None:  # tabulation: quick, and in this thread
                         try:
                             written[task.recipe.name] = write_outputs(task.recipe, out, settings)
@@ -188,9 +194,9 @@ def run_parallel(recipes: Sequence[Recipe], out: str | Path, settings: Settings,
                             task.state = "failed"
                             failures.append(str(err))
                             echo(f"{task.label}: FAILED, {err}")
-                            continue
-                        task.state = "done"
-                        echo(f"{task.label}: {written[task.recipe.name]}")
+                        else:
+                            task.state = "done"
+                            echo(f"{task.label}: {written[task.recipe.name]}")
                     elif task.step.finished():
                         task.state = "done"
                         echo(f"{task.label}: finished")
@@ -199,20 +205,25 @@ def run_parallel(recipes: Sequence[Recipe], out: str | Path, settings: Settings,
                         running[pool.submit(execute, argv, log)] = (task, argv, log, time.monotonic())
                         task.state = "running"
                         echo(f"{task.label}: + {shlex.join(['smoothcert', *argv])}  (log: {log})")
+                    else:
+                        continue
+                    changed = True
+
+        try:
+            while True:
+                start()
                 if not running:
-                    if any(t.state == "waiting" and all(d.state == "done" for d in t.deps) for t in tasks):
-                        continue  # finished steps and tabulations freed more
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    task, argv, log, start = running.pop(future)
+                    task, argv, log, began = running.pop(future)
                     try:
                         failure = step_failure(task.recipe, task.step, argv, future.result())
                     except Exception as err:  # the command could not be started (its log unwritable, say)
                         failure = f"recipe {task.recipe.name!r}, step {task.step.name}: could not run: {err}"
                     if failure is None:
                         task.state = "done"
-                        echo(f"{task.label}: done in {_took(time.monotonic() - start)}")
+                        echo(f"{task.label}: done in {_took(time.monotonic() - began)}")
                     else:
                         task.state = "failed"
                         last = _last_line(log)

@@ -4,7 +4,10 @@ R_ii against Cohen's radius, with τ set by fixed rejection rates, for a noise-t
 Per seed S ∈ {0, 1, 2} and model (``noise``: Gaussian augmentation at σ = 0.25; ``standard``: no noise), one
 ``smoothcert train`` and one ``smoothcert uncertainty sweep`` (entropy; τ calibrated on noisy held-out copies so
 that the base model rejects 5, 10, 20 and 30% of them; one sampling pass serves every τ) with n0 = 100,
-n = 100,000, α = 0.001 on every 10th of the 2,000 MNIST test images (200). About 2 h per seed on 2 cores.
+n = 100,000, α = 0.001 on every 10th of the 2,000 MNIST test images (200), sampled under bf16 autocast
+(``--precision bf16``: the certificates are those of the model as it runs, and on MNIST inputs the radii moved
+by at most 0.002 from fp32's, τ not at all; it is 1.6× faster on an Intel Xeon with AMX, 24,000 against 14,700
+samples per second).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ def _steps(out: Path, settings: Settings) -> list[Step]:
     else:
         data = settings.data_options()
         train, sweep = ["--epochs", "10", "--lr", "0.001"], ["--n", "100000", "--n0", "100", "--skip", "10"]
+    sweep = [*sweep, "--precision", "bf16"]
     steps = []
     for seed in SEEDS:
         for model, train_sigma in MODELS.items():
@@ -52,10 +56,7 @@ def _steps(out: Path, settings: Settings) -> list[Step]:
 def _radii(sweep: Path, rate: float) -> np.ndarray:
     """[N, 2] (R_cohen, R_ii) of the true label per input (0 where not certified), inputs by index, at the τ
     calibrated to rejection rate ``rate``."""
-    manifest = next(sweep.glob("tau_*.json"))
-    calibration = json.loads(manifest.read_text())["tau_calibration"]
-    tau = calibration["taus"][calibration["reject_rates"].index(rate)]
-    res = read_results(sweep / f"tau_{tau:g}.tsv")
+    res = read_results(sweep / f"tau_{_tau(sweep, rate):g}.tsv")
     order = np.argsort(res.idx)
     return np.stack([np.nan_to_num(label_radius(res, c), nan=0.0)[order] for c in ("cohen", "ii")], axis=1)
 
@@ -73,31 +74,81 @@ def _share_above(values: np.ndarray) -> np.ndarray:
     return (values[..., 1] > values[..., 0]).mean(axis=-1)
 
 
-def radii_table(out: Path) -> str:
+Radii = dict[tuple[str, float], list[np.ndarray]]
+"""(model, rejection rate) → one [N, 2] (R_cohen, R_ii) array per seed."""
+
+
+def _load(out: Path) -> Radii:
+    """Every sweep's radii, each file read once."""
+    return {(model, rate): [_radii(out / f"seed_{s}" / model / "sweep", rate) for s in SEEDS]
+            for model in MODELS for rate in REJECT_RATES}
+
+
+def radii_table(radii: Radii) -> str:
     lines = ["| model | rejection rate | ACR, Cohen | ACR, R_ii | R_ii / R_cohen − 1 | share with R_ii > R_cohen |",
              "|---|---|---|---|---|---|"]
-    for model in MODELS:
-        for rate in REJECT_RATES:
-            values = [_radii(out / f"seed_{s}" / model / "sweep", rate) for s in SEEDS]
-            lines.append(f"| {model} | {rate:.0%} | {seed_input_bootstrap(values, _mean(0))} "
-                         f"| {seed_input_bootstrap(values, _mean(1))} | {seed_input_bootstrap(values, _gain):+.3f} "
-                         f"| {seed_input_bootstrap(values, _share_above)} |")
-    n = len(_radii(out / f"seed_{SEEDS[0]}" / next(iter(MODELS)) / "sweep", REJECT_RATES[0]))
+    for (model, rate), values in radii.items():
+        lines.append(f"| {model} | {rate:.0%} | {seed_input_bootstrap(values, _mean(0))} "
+                     f"| {seed_input_bootstrap(values, _mean(1))} | {seed_input_bootstrap(values, _gain):+.3f} "
+                     f"| {seed_input_bootstrap(values, _share_above)} |")
+    n = len(next(iter(radii.values()))[0])
     lines += ["", f"σ = {SIGMA:g}, entropy; ACR: mean over the {n:,} test inputs of the radius at which "
               "each certificate certifies the true label (0 where it does not). Mean over seeds "
               f"{', '.join(map(str, SEEDS))}, [95% interval] by bootstrap over inputs and seeds."]
     return "\n".join(lines)
 
 
+#: Däubener et al.'s headline (methods.md §4): R_ii up to 20.93% larger than without rejection, on CIFAR-10.
+PUBLISHED_GAIN = 0.2093
+
+
+def comparison_table(radii: Radii) -> str:
+    """The paper's headline beside the largest rise measured here, per model, at the rejection rate where it
+    is largest."""
+    lines = ["| | data, model | largest rise of the mean R_ii over the mean R_cohen | at rejection rate |",
+             "|---|---|---|---|",
+             f"| Däubener et al. | CIFAR-10 | up to +{100 * PUBLISHED_GAIN:.2f}% | not tied to one |"]
+    for model in MODELS:
+        gains = {rate: seed_input_bootstrap(radii[model, rate], _gain) for rate in REJECT_RATES}
+        rate = max(gains, key=lambda r: gains[r].value)
+        g = gains[rate]
+        lines.append(f"| smoothcert | MNIST, LeNet, {model} | {100 * g.value:+.1f}% [{100 * g.low:+.1f}, "
+                     f"{100 * g.high:+.1f}] | {rate:.0%} |")
+    lines += ["", "Comparable: the quantity, the mean over the test inputs of R_ii against that of Cohen's radius of "
+              "the same smoothed classifier on the same inputs (0 where the label is not certified). Not "
+              "comparable: the data and the networks (ResNets on CIFAR-10 there), and the rejection rate: the "
+              "rise grows with the share of noisy samples rejected (the table above), and the paper does not say "
+              "at which share its 20.93% was reached. smoothcert: mean over seeds "
+              f"{', '.join(map(str, SEEDS))} [95% interval] by bootstrap over inputs and seeds."]
+    return "\n".join(lines)
+
+
+def _tau(sweep: Path, rate: float) -> float:
+    """The τ that ``sweep`` calibrated to rejection rate ``rate``."""
+    calibration = json.loads(next(sweep.glob("tau_*.json")).read_text())["tau_calibration"]
+    return calibration["taus"][calibration["reject_rates"].index(rate)]
+
+
+#: The rejection rate of the figure the docs show.
+FIGURE_RATE = 0.1
+
+
 def _tabulate(out: Path, settings: Settings) -> dict[str, Output]:
     runs = tuple(out / f"seed_{s}" / m / "sweep" for s in SEEDS for m in MODELS)
-    return {"radii": Output(radii_table(out), runs)}
+    radii = _load(out)
+    sweep = out / f"seed_{SEEDS[0]}" / "noise" / "sweep"
+    figure = sweep / f"radii_tau_{_tau(sweep, FIGURE_RATE):g}.png"
+    return {"radii": Output(radii_table(radii), runs), "comparison": Output(comparison_table(radii), runs),
+            "figure_radii": Output(f"![MNIST, noise-trained LeNet, seed {SEEDS[0]}: certified accuracy of R_cohen, "
+                                   f"R_i and R_ii at τ for {FIGURE_RATE:.0%} rejection, n = 100,000]"
+                                   "(figures/uncertainty/mnist_n100k_radii_seed0.png)", (sweep,),
+                                   files=((figure, "figures/uncertainty/mnist_n100k_radii_seed0.png"),))}
 
 
 def uncertainty_recipe() -> Recipe:
     return Recipe(name="uncertainty-mnist", summary="R_ii against R_cohen on MNIST at n = 100,000 (200 images), "
                                                     "τ at 5/10/20/30% rejection, noise-trained and standard models, "
                                                     "3 seeds",
-                  outputs=("radii",), steps=_steps, tabulate=_tabulate,
+                  outputs=("radii", "comparison", "figure_radii"), steps=_steps, tabulate=_tabulate,
                   needs_mnist=Settings.needs_mnist,
                   report=lambda out, settings: [out / f"seed_{s}" / m / "sweep" for s in SEEDS for m in MODELS])
