@@ -143,18 +143,25 @@ def test_report_labels_many_runs_apart_and_fits_their_legend(tmp_path) -> None:
     figure = next(b for b in walk(document) if isinstance(b, Figure) and str(b.path) == "certified_accuracy.png")
     labels = figure.alt.split(": ", 1)[1].split(", ")
     assert len(labels) == len(set(labels)) == 24
-    assert "seed_0/noise/sweep/tau_0.1" in labels and "seed_2/standard/sweep/tau_0.4" in labels
+    assert "seed_0/noise/tau_0.1" in labels and "seed_2/standard/tau_0.4" in labels
     height = matplotlib.image.imread(tmp_path / "figures" / "certified_accuracy.png").shape[0]
     assert height > 4.0 * 150  # grown below the axes for the legend's rows (6 × 4 in at 150 dpi otherwise)
 
 
-def test_labels_are_the_shortest_distinguishing_suffix(tmp_path) -> None:
+def test_labels_name_what_differs_between_the_runs(tmp_path) -> None:
     from smoothcert.studies.report import _labels
 
     paths = [tmp_path / "a" / "x" / "certify.tsv", tmp_path / "b" / "x" / "certify.tsv", tmp_path / "c" / "certify.tsv",
              tmp_path / "d" / "sweep" / "tau_1.tsv", tmp_path / "d" / "sweep" / "tau_2.tsv"]
     single = {p: "sweep" not in p.parts for p in paths}
-    assert _labels(paths, single) == ["a/x", "b/x", "c", "tau_1", "tau_2"]
+    assert _labels(paths, single) == ["a/x", "b/x", "c", "d/sweep/tau_1", "d/sweep/tau_2"]
+    # Same depth everywhere: a folder all of them share at one place is dropped too.
+    sweeps = [tmp_path / f"seed_{s}" / m / "sweep" / f"tau_{t}.tsv" for s in (0, 1) for m in ("noise", "std")
+              for t in (s + 0.1, s + 0.2)]
+    labels = _labels(sweeps, dict.fromkeys(sweeps, False))
+    assert labels[0] == "seed_0/noise/tau_0.1" and labels[-1] == "seed_1/std/tau_1.2" and len(set(labels)) == 8
+    one = tmp_path / "sigma_0.25" / "certify.tsv"
+    assert _labels([one], {one: True}) == ["sigma_0.25"]
 
 
 def test_report_refuses_to_replace_a_file_without_overwrite(two_runs, tmp_path) -> None:

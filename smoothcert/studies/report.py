@@ -143,20 +143,24 @@ def read_folder(path: str | Path) -> Folder:
 
 
 def _labels(paths: Sequence[Path], single: Mapping[Path, bool]) -> list[str]:
-    """Short distinct labels: the shortest trailing part of each path that no other path ends with.
+    """Short distinct labels that name what differs between the runs.
 
-    A folder's only TSV is named by its folders (``seed_0/sigma_0.25``), a TSV beside others by its folders and its
-    stem (``seed_0/sweep/tau_0.1``); each label takes as many trailing folders as it needs to differ from every
-    other, so runs of different seeds or models with the same file names stay apart.
+    A folder's only TSV is named by its folders, a TSV beside others by its folders and its stem; the folders all
+    paths share at the start are dropped (``runs/study/``), and so is a folder every label has at the same place
+    (``sweep`` in ``seed_0/noise/sweep/tau_0.1``): ``seed_0/noise/tau_0.1``. One run keeps its last part.
     """
     parts = [(p.parent.parts if single[p] else (*p.parent.parts, p.stem)) for p in paths]
     parts = [tuple(x for x in ps if x not in ("/", "")) or (p.stem,) for ps, p in zip(parts, paths, strict=True)]
+    common = 0
+    while all(len(ps) > common + 1 for ps in parts) and len({ps[common] for ps in parts}) == 1:
+        common += 1
+    parts = [ps[common:] for ps in parts]
+    if len(parts) > 1 and len({len(ps) for ps in parts}) == 1:
+        differ = [i for i in range(len(parts[0])) if len({ps[i] for ps in parts}) > 1]
+        parts = [tuple(ps[i] for i in differ or [-1]) for ps in parts]
     labels, seen = [], set()
-    for i, mine in enumerate(parts):
-        k = 1
-        while k < len(mine) and any(j != i and theirs[-k:] == mine[-k:] for j, theirs in enumerate(parts)):
-            k += 1
-        label = base = "/".join(mine[-k:])
+    for ps in parts:
+        label = base = "/".join(ps)
         n = 2
         while label in seen:  # only for paths that agree in every part
             label, n = f"{base} ({n})", n + 1
