@@ -347,16 +347,9 @@ def tuning_line(engine) -> str:
 
 def expected_time_line(samples: int, rate: float, inputs: int, device: torch.device, cap: bool = False) -> str:
     """'expected time: about 2 h 5 min for …' from a measured rate."""
-    seconds = samples / rate
-    if seconds < 10:
-        took = f"{seconds:.1f} s"
-    elif seconds < 90:
-        took = f"{seconds:.0f} s"
-    elif seconds < 5400:
-        took = f"{seconds / 60:.0f} min"
-    else:
-        took = f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
-    return (f"expected time: {'at most ' if cap else ''}about {took} for {inputs:,} inputs × "
+    from ..timefmt import duration
+
+    return (f"expected time: {'at most ' if cap else ''}about {duration(samples / rate)} for {inputs:,} inputs × "
             f"{samples // max(inputs, 1):,} samples at {rate:,.0f} samples/s (measured now on {device}); "
             "--n, --skip and --max make it shorter")
 

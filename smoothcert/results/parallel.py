@@ -19,7 +19,6 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,8 +29,18 @@ from pathlib import Path
 
 from ..errors import InvalidArgumentError, ResultsError
 from ..runs.lock import ResultsLock
+from ..timefmt import duration
 from .recipe import Recipe, Settings, Step
-from .runner import check_requires, check_settings, recipe_dir, step_failure, step_line, write_commands, write_outputs
+from .runner import (
+    SMOOTHCERT,
+    check_requires,
+    check_settings,
+    recipe_dir,
+    step_failure,
+    step_line,
+    write_commands,
+    write_outputs,
+)
 
 #: Seconds an interrupted run waits for its commands to stop on their own (Ctrl-C reaches them too) before it
 #: forwards the interrupt to those still running.
@@ -68,7 +77,7 @@ class Commands:
         with log.open("a", encoding="utf-8") as f:
             f.write(f"\n$ {shlex.join(['smoothcert', *argv])}  # {dt.datetime.now().isoformat(timespec='seconds')}\n")
             f.flush()
-            proc = subprocess.Popen([sys.executable, "-m", "smoothcert.cli", *argv], stdout=f,
+            proc = subprocess.Popen([*SMOOTHCERT, *argv], stdout=f,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
             with self._lock:
                 self._live.add(proc)
@@ -127,14 +136,6 @@ def _tasks(recipes: Sequence[Recipe], out: Path, settings: Settings) -> list[_Ta
         outputs[recipe.name] = _Task(recipe, None, f"[{recipe.name}] outputs", list(mine) or list(before))
         tasks += [*mine, outputs[recipe.name]]
     return tasks
-
-
-def _took(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
 
 
 def _last_line(log: Path) -> str:
@@ -223,7 +224,7 @@ def run_parallel(recipes: Sequence[Recipe], out: str | Path, settings: Settings,
                         failure = f"recipe {task.recipe.name!r}, step {task.step.name}: could not run: {err}"
                     if failure is None:
                         task.state = "done"
-                        echo(f"{task.label}: done in {_took(time.monotonic() - began)}")
+                        echo(f"{task.label}: done in {duration(time.monotonic() - began)}")
                     else:
                         task.state = "failed"
                         last = _last_line(log)

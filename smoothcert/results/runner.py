@@ -45,8 +45,12 @@ def write_commands(out: Path, recipe: Recipe, settings: Settings) -> Path:
     return path
 
 
+#: How a step's command runs: ``smoothcert ARGV`` in a fresh interpreter of this Python.
+SMOOTHCERT = (sys.executable, "-m", "smoothcert.cli")
+
+
 def _smoothcert(argv: Sequence[str]) -> int:
-    return subprocess.run([sys.executable, "-m", "smoothcert.cli", *argv], check=False).returncode
+    return subprocess.run([*SMOOTHCERT, *argv], check=False).returncode
 
 
 def check_requires(recipe: Recipe, out: str | Path, running: Sequence[str] = ()) -> None:
