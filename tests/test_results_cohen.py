@@ -1,4 +1,4 @@
-"""The Cohen-baseline recipe: its commands carry the reference recipe, and its table averages the seeds."""
+"""The Cohen-baseline recipe: its commands carry the reference recipe, and its tables average the seeds."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def test_table_is_the_mean_over_seeds_beside_the_published_row(tmp_path):
     for seed, radii in zip(cohen.SEEDS, ([1.0, 0.3, 0.0, 0.6], [1.0, 0.0, 0.0, 0.6], [1.0, 0.3, 0.3, 0.0]),
                            strict=True):
         write_cell(tmp_path, 0.5, seed, radii)
-    text = cohen.table(tmp_path, small)
+    made = RECIPES["cohen-mnist"].tabulate(tmp_path, small)
+    assert set(made) == {"table_sigma_0.5"}  # σ = 0.25 and 1 have no certified seeds here: not tabulated
+    text = made["table_sigma_0.5"].text
     row = next(line for line in text.splitlines() if "smoothcert, digits" in line).split(" | ")
     # r = 0: 3/4, 2/4, 3/4 certified → 66.7%; r = 0.25 the same; r = 0.5: 2/4, 2/4, 1/4 → 41.7%; r = 0.75: 25%
     assert row[2].startswith("66.7 [") and row[3].startswith("66.7 [") and row[4].startswith("41.7 [")
@@ -45,5 +47,6 @@ def test_steps_carry_the_reference_recipe_and_three_seeds(tmp_path):
     assert {t[t.index("--seed") + 1] for t in trains} == {"0", "1", "2"}
     certify = next(s.argv for s in steps if s.name.endswith("/certify"))
     assert certify[certify.index("--n") + 1] == "100000" and certify[certify.index("--skip") + 1] == "4"
+    assert certify[certify.index("--precision") + 1] == "bf16"  # the AMX/GPU rate; the base classifier is bf16's
     ctx = main.commands["train"].make_context("train", first[1:])  # the command accepts every flag
     assert ctx.params["lr_step"] == 30 and ctx.params["weight_decay"] == pytest.approx(1e-4)

@@ -37,15 +37,26 @@ def results() -> None:
 
 
 @results.command("list")
+@click.argument("names", nargs=-1, metavar="[RECIPE ...]")
 @runs_option
-def list_recipes(runs_dir) -> None:
-    """The recipes, and how far each has run."""
-    from ..results import read_outputs
+@click.option("--steps", is_flag=True,
+              help="Each recipe's steps too: their names (what `run --only` matches) and how far each has run.")
+def list_recipes(names, runs_dir, steps) -> None:
+    """The recipes (all by default), and how far each has run."""
+    from ..results import Settings, read_outputs
+    from ..results.runner import recipe_dir
 
-    for recipe in _recipes(()):
+    for recipe in _recipes(names):
         record = read_outputs(runs_dir, recipe)
-        state = f"outputs of {record['written']} ({record['scale']})" if record else "not finished"
-        click.echo(f"{recipe.name:14s} {state:40s} {recipe.summary}")
+        state = "not finished" if record is None else (
+            f"outputs of {record['written']} ({record['scale']})" if not record.get("missing") else
+            f"{len(recipe.outputs) - len(record['missing'])} of {len(recipe.outputs)} outputs of {record['written']}")
+        click.echo(f"{recipe.name:17s} {state:40s} {recipe.summary}")
+        if steps:
+            for step in recipe.all_steps(recipe_dir(runs_dir, recipe), Settings()):
+                resumes = step.resume_marker is not None and step.resume_marker.exists()
+                click.echo(f"  {step.name:40s} "
+                           + ("finished" if step.finished() else "started, not finished" if resumes else "to run"))
 
 
 @results.command("run")
@@ -59,16 +70,21 @@ def list_recipes(runs_dir) -> None:
               help="Commands to run at once: independent seeds, models and recipes in parallel, each with an "
                    "equal share of the CPU threads and its output in OUT/RECIPE/logs/. 1: one after another, "
                    "output on the terminal. The results are the same either way.")
-def run(names, out, data_dir, scale, jobs) -> None:
+@click.option("--only", "only", multiple=True, metavar="PATTERN",
+              help="Run only the steps whose names match this glob (repeatable; the names `smoothcert results "
+                   "list --steps` shows, e.g. 'sigma_0.25/*'), with the earlier steps of their chains. The "
+                   "outputs whose runs are finished are written; the report waits for the last step.")
+def run(names, out, data_dir, scale, jobs, only) -> None:
     """Run the recipes (all by default), skipping finished steps and resuming interrupted ones."""
     from ..data.mnist import default_data_dir
     from ..results import Settings, run_parallel, run_recipe
-    from ..results.runner import check_settings
+    from ..results.runner import check_settings, outputs_line, selected_recipes
     from ..validate import check_output_folder
 
     recipes = _recipes(names)
     check_output_folder(out, "--out folder")
-    settings = Settings(scale=scale, data_dir=Path(data_dir) if data_dir else default_data_dir())
+    settings = Settings(scale=scale, data_dir=Path(data_dir) if data_dir else default_data_dir(), only=only)
+    recipes = selected_recipes(recipes, out, settings)
     for recipe in recipes:  # refuse before anything runs
         check_settings(recipe, settings)
     if jobs > 1:
@@ -76,7 +92,7 @@ def run(names, out, data_dir, scale, jobs) -> None:
         return
     for recipe in recipes:
         written = run_recipe(recipe, out, settings, echo=click.echo)
-        click.echo(f"[{recipe.name}] outputs: {written}")
+        click.echo(f"[{recipe.name}] outputs: {outputs_line(written)}")
 
 
 run.continues_on_rerun = True  # what Ctrl-C's message tells the user (cli.common.interrupt_hint)

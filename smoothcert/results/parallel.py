@@ -35,6 +35,7 @@ from .runner import (
     SMOOTHCERT,
     check_requires,
     check_settings,
+    outputs_line,
     recipe_dir,
     step_failure,
     step_line,
@@ -147,9 +148,10 @@ def _last_line(log: Path) -> str:
 
 
 def run_parallel(recipes: Sequence[Recipe], out: str | Path, settings: Settings, jobs: int, *,
-                 echo: Callable[[str], None] = print, execute: Execute | None = None) -> dict[str, Path]:
+                 echo: Callable[[str], None] = print, execute: Execute | None = None) -> dict[str, Path | None]:
     """Run every unfinished step of ``recipes`` under OUT, up to ``jobs`` commands at a time, and write each
-    recipe's outputs once its steps are done; returns {recipe name: outputs.json}.
+    recipe's outputs once its steps are done; returns {recipe name: outputs.json, or None where a run of some
+    steps left a recipe that tabulates only whole unfinished}.
 
     Raises:
         InvalidArgumentError: ``jobs`` < 1.
@@ -166,7 +168,7 @@ def run_parallel(recipes: Sequence[Recipe], out: str | Path, settings: Settings,
         check_requires(recipe, out, running=names[:names.index(recipe.name)])
     if execute is None:
         execute = Commands(threads=max(1, cpu_threads() // jobs))
-    written: dict[str, Path] = {}
+    written: dict[str, Path | None] = {}
     failures: list[str] = []
     with ExitStack() as locks, ThreadPoolExecutor(max_workers=jobs) as pool:
         for recipe in recipes:
@@ -197,7 +199,7 @@ def run_parallel(recipes: Sequence[Recipe], out: str | Path, settings: Settings,
                             echo(f"{task.label}: FAILED, {err}")
                         else:
                             task.state = "done"
-                            echo(f"{task.label}: {written[task.recipe.name]}")
+                            echo(f"{task.label}: {outputs_line(written[task.recipe.name])}")
                     elif task.step.finished():
                         task.state = "done"
                         echo(f"{task.label}: finished")

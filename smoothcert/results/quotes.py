@@ -99,6 +99,12 @@ def _known(quote: Quote, recipes: Mapping[str, Recipe]) -> str | None:
     return None
 
 
+def _made(record: dict | None, output: str) -> dict | None:
+    """The output as a recipe's outputs.json records it, or None before it is made (no run yet, or a run of some
+    steps that left its runs unfinished)."""
+    return None if record is None else record["outputs"].get(output)
+
+
 def regenerate_docs(docs: str | Path, out: str | Path, recipes: Mapping[str, Recipe], *,
                     allow_small: bool = False) -> tuple[list[Quote], list[Quote]]:
     """Rewrite every quote whose recipe has outputs in OUT, and docs/results.json; (updated, pending) quotes.
@@ -117,7 +123,7 @@ def regenerate_docs(docs: str | Path, out: str | Path, recipes: Mapping[str, Rec
     records = {q.recipe: read_outputs(out, recipes[q.recipe]) for q in quotes}
     for q in quotes:
         record = records[q.recipe]
-        if record is not None and q.output not in record["outputs"]:
+        if record is not None and q.output not in record["outputs"] and q.output not in record.get("missing", ()):
             raise ResultsError(f"{q.where}: {Path(out) / q.recipe}/outputs.json has no {q.output!r} (written by an "
                                f"older smoothcert): smoothcert results run {q.recipe} rewrites it")
     for name, record in records.items():
@@ -131,11 +137,10 @@ def regenerate_docs(docs: str | Path, out: str | Path, recipes: Mapping[str, Rec
 
         def replace(m: re.Match, path: str = path) -> str:
             quote_id = m.group("id")
-            record = records[quote_id.split("/", 1)[0]]
-            if record is None:
+            output = _made(records[quote_id.split("/", 1)[0]], quote_id.split("/", 1)[1])
+            if output is None:
                 return m.group()
-            return f"<!-- results: {quote_id} -->{render(record['outputs'][quote_id.split('/', 1)[1]]['text'])}" \
-                   "<!-- /results -->"
+            return f"<!-- results: {quote_id} -->{render(output['text'])}<!-- /results -->"
 
         new, end = [], 0
         for m in _quotes_in(text):
@@ -145,19 +150,18 @@ def regenerate_docs(docs: str | Path, out: str | Path, recipes: Mapping[str, Rec
         if new != text:
             (docs / path).write_text(new, encoding="utf-8")
     for q in quotes:
-        record = records[q.recipe]
-        for f in [] if record is None else record["outputs"][q.output].get("files", []):
+        output = _made(records[q.recipe], q.output)
+        for f in [] if output is None else output.get("files", []):
             dest = docs / f["to"]
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(f["from"], dest)
     for q in find_quotes(docs):
-        record = records[q.recipe]
-        if record is None:
+        record, output = records[q.recipe], _made(records[q.recipe], q.output)
+        if output is None:
             pending.append(q)
             entries.extend(e for e in old if e["doc"] == q.doc and e["id"] == q.id and e["sha256"] == sha256(q.body))
             continue
         updated.append(q)
-        output = record["outputs"][q.output]
         entries.append({"doc": q.doc, "id": q.id, "sha256": sha256(q.body), "scale": record["scale"],
                         "written": record["written"], "cpu": record["cpu"], "commands": record["commands"],
                         "sources": output["sources"], "files": [{"to": f["to"], "sha256": f["sha256"]}
@@ -211,9 +215,9 @@ def check_docs(docs: str | Path, recipes: Mapping[str, Recipe], out: str | Path 
             dest = docs / f["to"]
             if not dest.is_file() or hashlib.sha256(dest.read_bytes()).hexdigest() != f["sha256"]:
                 problems.append(f"{q.where}: {f['to']} is not the figure {q.id} made (smoothcert results docs)")
-        record = read_outputs(out, recipes[q.recipe]) if out is not None else None
-        if record is not None:
-            quoted, made = numbers(q.body), numbers(record["outputs"][q.output]["text"])
+        output = _made(read_outputs(out, recipes[q.recipe]), q.output) if out is not None else None
+        if output is not None:
+            quoted, made = numbers(q.body), numbers(output["text"])
             if quoted != made:
                 diff = next(((a, b) for a, b in zip(quoted, made, strict=False) if a != b),
                             (f"{len(quoted)} numbers", f"{len(made)}"))

@@ -7,6 +7,7 @@ folders into named outputs (markdown tables or single numbers) that ``docs/`` qu
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,10 +25,14 @@ class Settings:
     Attributes:
         scale: ``"full"`` or ``"small"``.
         data_dir: the folder of the MNIST IDX files, for recipes that need MNIST (None: they cannot run).
+        only: glob patterns over step names (``sigma_0.25/*``): run only the matching steps, with the earlier
+            steps of their chains (a certification's training); empty: every step. A run of some steps writes
+            the outputs whose runs are finished, and the HTML report only when it finishes the recipe.
     """
 
     scale: Scale = "full"
     data_dir: Path | None = None
+    only: tuple[str, ...] = ()
 
     @property
     def small(self) -> bool:
@@ -122,6 +127,8 @@ class Recipe:
         requires: recipes whose finished runs this one reads (beside it in the same folder).
         report: ``report(out, settings)`` → the run folders or results files that ``smoothcert report`` puts on
             one self-contained page, OUT/RECIPE/report.html, after the other steps (None: no page).
+        partial: ``tabulate`` makes the outputs whose runs are finished and leaves the others out, so that a run
+            of some steps (``Settings.only``) writes those (False: it needs every step finished).
     """
 
     name: str
@@ -132,12 +139,30 @@ class Recipe:
     needs_mnist: Callable[[Settings], bool] = lambda settings: False
     requires: tuple[str, ...] = ()
     report: Callable[[Path, Settings], Sequence[Path]] | None = None
+    partial: bool = False
 
     def all_steps(self, out: Path, settings: Settings) -> list[Step]:
-        """The recipe's steps, then the HTML report of its runs."""
+        """The recipe's steps, then the HTML report of its runs; only those ``settings.only`` selects (and the
+        report when they are all that is left to run)."""
         steps = list(self.steps(out, settings))
+        if settings.only:
+            selected = select_steps(steps, settings.only)
+            if not all(s.finished() for s in steps if s not in selected):
+                return selected
+            steps = selected
         if self.report is not None:
             page = out / "report.html"
             steps.append(Step("report", ("report", *map(str, self.report(out, settings)), "--out", str(page)),
                               done=page, after_all=True))
         return steps
+
+
+def select_steps(steps: Sequence[Step], patterns: Sequence[str]) -> list[Step]:
+    """The steps whose names match one of the glob ``patterns``, each with the steps before it in its chain
+    (what it reads: a certification needs its training), in the recipe's order."""
+    picked = [any(fnmatch.fnmatchcase(s.name, p) for p in patterns) for s in steps]
+    for k in range(len(steps)):
+        if picked[k]:
+            for j in range(k):
+                picked[j] = picked[j] or steps[j].chain_id == steps[k].chain_id
+    return [s for s, keep in zip(steps, picked, strict=True) if keep]

@@ -8,7 +8,9 @@ read from, for ``smoothcert results docs``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import fnmatch
 import hashlib
 import json
 import shlex
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from ..errors import InputError, ResultsError
 from ..runs.lock import ResultsLock
-from .recipe import Output, Recipe, Settings, Step
+from .recipe import Output, Recipe, Settings, Step, select_steps
 
 OUTPUTS_FORMAT = "smoothcert-results-outputs"
 
@@ -36,11 +38,29 @@ def check_settings(recipe: Recipe, settings: Settings) -> None:
                          f"recipe {recipe.name!r} needs MNIST: pass --data-dir (the folder of its IDX files)")
 
 
+def selected_recipes(recipes: Sequence[Recipe], out: str | Path, settings: Settings) -> list[Recipe]:
+    """The recipes with a step that ``settings.only`` selects (all of them when it selects everything).
+
+    Raises:
+        InputError: a pattern of ``settings.only`` matches no step of any of the recipes (the first steps named).
+    """
+    if not settings.only:
+        return list(recipes)
+    names = {r.name: [s.name for s in r.steps(recipe_dir(out, r), settings)] for r in recipes}
+    for pattern in settings.only:
+        if not any(fnmatch.fnmatchcase(n, pattern) for steps in names.values() for n in steps):
+            example = next((n for steps in names.values() for n in steps), "")
+            raise InputError(f"--only {pattern!r} matches no step of {', '.join(names)} (step names look like "
+                             f"{example!r}; `smoothcert results list --steps` lists them)")
+    return [r for r in recipes if select_steps(r.steps(recipe_dir(out, r), settings), settings.only)]
+
+
 def write_commands(out: Path, recipe: Recipe, settings: Settings) -> Path:
     """OUT/RECIPE/commands.sh: every step's command line, as a user would type it."""
     path = recipe_dir(out, recipe) / "commands.sh"
+    whole = dataclasses.replace(settings, only=())  # every step, also in a run of some (--only)
     lines = ["# " + recipe.summary, *(shlex.join(["smoothcert", *s.argv]) for s in recipe.all_steps(
-        recipe_dir(out, recipe), settings))]
+        recipe_dir(out, recipe), whole))]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -53,10 +73,19 @@ def _smoothcert(argv: Sequence[str]) -> int:
     return subprocess.run([*SMOOTHCERT, *argv], check=False).returncode
 
 
+def _complete(outputs: Path) -> bool:
+    """Whether an outputs.json is there with every output (not the part of one run of some steps)."""
+    try:
+        return not json.loads(outputs.read_text(encoding="utf-8")).get("missing")
+    except (OSError, ValueError):
+        return False
+
+
 def check_requires(recipe: Recipe, out: str | Path, running: Sequence[str] = ()) -> None:
-    """A recipe that reads another's runs is refused unless that one has finished (or runs now, before it)."""
+    """A recipe that reads another's runs is refused unless that one has finished, all its outputs made (or runs
+    now, before it)."""
     for name in recipe.requires:
-        if name not in running and not (Path(out) / name / "outputs.json").is_file():
+        if name not in running and not _complete(Path(out) / name / "outputs.json"):
             raise InputError(f"recipe {recipe.name!r} reads the runs of {name!r}: run `smoothcert results run {name}` "
                              "first (or both, in that order)")
 
@@ -75,9 +104,11 @@ def step_failure(recipe: Recipe, step: Step, argv: Sequence[str], code: int) -> 
 
 
 def run_recipe(recipe: Recipe, out: str | Path, settings: Settings, *,
-               echo: Callable[[str], None] = print, execute: Callable[[Sequence[str]], int] = _smoothcert) -> Path:
-    """Run every unfinished step of ``recipe`` under OUT/RECIPE, one after another with their output on the
-    terminal, then write its outputs; returns outputs.json. (:func:`~smoothcert.results.parallel.run_parallel`
+               echo: Callable[[str], None] = print, execute: Callable[[Sequence[str]], int] = _smoothcert,
+               ) -> Path | None:
+    """Run every unfinished step of ``recipe`` under OUT/RECIPE (those ``settings.only`` selects), one after
+    another with their output on the terminal, then write its outputs; returns outputs.json (None: see
+    :func:`write_outputs`). (:func:`~smoothcert.results.parallel.run_parallel`
     runs independent steps at once.)
 
     Raises:
@@ -116,14 +147,22 @@ def _sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_outputs(recipe: Recipe, out: str | Path, settings: Settings) -> Path:
-    """Tabulate a finished recipe into OUT/RECIPE/outputs.json (its outputs' text, sources, scale, machine)."""
+def write_outputs(recipe: Recipe, out: str | Path, settings: Settings) -> Path | None:
+    """Tabulate a finished recipe into OUT/RECIPE/outputs.json (its outputs' text, sources, scale, machine).
+
+    After a run of some steps (``settings.only``) while others are unfinished: a recipe that tabulates partially
+    writes the outputs it can make and lists the others as ``missing``; any other writes nothing (None).
+    """
     from ..accelerate import cpu_name
 
     folder = recipe_dir(out, recipe)
-    outputs: dict[str, Output] = recipe.tabulate(folder, settings)
+    whole = dataclasses.replace(settings, only=())
+    complete = all(s.finished() for s in recipe.steps(folder, whole))
+    if not complete and not recipe.partial:
+        return None
+    outputs: dict[str, Output] = recipe.tabulate(folder, whole)
     missing = sorted(set(recipe.outputs) - set(outputs))
-    if missing:
+    if missing and complete:
         raise ResultsError(f"recipe {recipe.name!r} did not make the outputs {', '.join(missing)}")
     record = {
         "format": OUTPUTS_FORMAT, "version": 1, "recipe": recipe.name, "scale": settings.scale,
@@ -134,10 +173,20 @@ def write_outputs(recipe: Recipe, out: str | Path, settings: Settings) -> Path:
                            "files": [{"from": str(src), "to": dest, "sha256": _sha256_file(src)}
                                      for src, dest in o.files]}
                     for name, o in outputs.items()},
+        "missing": missing,
     }
     path = folder / "outputs.json"
     path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def outputs_line(path: Path | None) -> str:
+    """What a run's tabulation wrote, for the terminal: the outputs file, and which outputs wait for steps that
+    a run of some steps (``--only``) left unfinished."""
+    if path is None:
+        return "not written: they wait for the recipe's other steps"
+    missing = json.loads(path.read_text(encoding="utf-8")).get("missing", [])
+    return f"{path}" + (f" (waiting for their steps: {', '.join(missing)})" if missing else "")
 
 
 def read_outputs(out: str | Path, recipe: Recipe) -> dict | None:
