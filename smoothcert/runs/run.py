@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from ..backends.base import Backend
 from ..backends.serial import SerialBackend
 from ..errors import InputError
+from ..progress import progress_bar
 from ..smooth import Smooth
 from .counts import CountsWriter
 from .files import ResultWriter, check_header, check_results_path, refuse_existing
@@ -166,9 +166,9 @@ class Run:
         stats = {"inputs": 0, "correct": 0, "seconds": 0.0, "samples": 0, "longest_chunk_seconds": 0.0}
         # Sample counts are known in advance except for sequential runs, whose bar counts inputs instead.
         by_input = per_input_samples is None
-        bar = tqdm(total=len(todo) * (per_input_samples or 1), unit="input" if by_input else "sample",
+        bar = progress_bar(total=len(todo) * (per_input_samples or 1), unit="input" if by_input else "sample",
                    unit_scale=not by_input, disable=not opts.progress,
-                   desc=f"{self.kind} {_noise_label(smooth)}", smoothing=0.1, mininterval=0.5)
+                   desc=f"{self.kind} {_noise_label(smooth)}", smoothing=0.1)
         started = time.perf_counter()
         written: set[int] = set()  # inputs written by this call: a chunk delivered twice is written once
 

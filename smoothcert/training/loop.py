@@ -20,6 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import CheckpointError, InputError, InvalidArgumentError
+from ..progress import progress_bar
 from .objectives import Objective
 from .state import load_state, read_meta, save_state, to_json
 
@@ -158,8 +159,8 @@ def fit(
         first = 1
         if state_stem is not None and resume:
             first = _resume(state_stem, trainable, opt, gens, device, run_config, history)
-        bar = tqdm(total=cfg.epochs * batches, initial=(first - 1) * batches, unit="batch", disable=not progress,
-                   mininterval=0.5, dynamic_ncols=True)
+        bar = progress_bar(total=cfg.epochs * batches, initial=(first - 1) * batches, unit="batch",
+                           disable=not progress, dynamic_ncols=True)
         try:
             for epoch in range(first, cfg.epochs + 1):
                 bar.set_description(f"{objective.name} epoch {epoch}/{cfg.epochs}")

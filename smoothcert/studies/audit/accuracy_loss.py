@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from smoothcert import sampling
 from smoothcert.certificates.cohen import predict_counts
@@ -21,6 +20,7 @@ from smoothcert.runs import CellCache
 from smoothcert.smooth import Smooth
 from smoothcert.validate import check_alpha, check_count
 
+from ...progress import progress_bar
 from .disparity import per_class_mean
 from .folder import sigma_name
 
@@ -73,7 +73,7 @@ def accuracy_matrix(smooths: Mapping[str, Smooth], sigmas: Sequence[float], x: t
     sigmas = tuple(float(s) for s in sigmas)
     vote = np.zeros((len(smooths), len(sigmas)))
     predict, spread = np.zeros_like(vote), np.zeros_like(vote)
-    bar = tqdm(total=len(smooths) * len(sigmas), desc="accuracy matrix", unit="cell", disable=not progress)
+    bar = progress_bar(total=len(smooths) * len(sigmas), desc="accuracy matrix", unit="cell", disable=not progress)
     for i, (key, smooth) in enumerate(smooths.items()):
         for j, sigma in enumerate(sigmas):
             name = f"{key}_sigma_{sigma_name(sigma)}"

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from smoothcert import sampling
 from smoothcert.engine import Engine
@@ -23,6 +22,8 @@ from smoothcert.errors import InvalidArgumentError
 from smoothcert.noise import GaussianNoise
 from smoothcert.smooth import Smooth
 from smoothcert.validate import check_count, check_int, check_positive
+
+from ...progress import progress_bar
 
 __all__ = [
     "BallIndicator",
@@ -149,7 +150,7 @@ def region_sweep(model: nn.Module, num_classes: int, sigmas: Sequence[float], gr
     base = base_region(model, grid.points)
     smooth = Smooth(model, num_classes, float(sigmas[0]), batch_size=batch_size, seed=seed, compile=compile)
     rows = []
-    bar = tqdm(sigmas, desc="regions", unit="σ", disable=not progress, mininterval=0.5)
+    bar = progress_bar(sigmas, desc="regions", unit="σ", disable=not progress)
     for sigma in bar:
         labels = cache(float(sigma)) if cache is not None else None
         if labels is None:

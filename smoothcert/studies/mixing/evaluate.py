@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ...attacks import AttackConfig, predictions, worst_case_correct
 from ...errors import InputError, InvalidArgumentError, ResultsError
 from ...models import MixedClassifier, composite_attack_loss
+from ...progress import progress_bar
 from ...runs import ResultWriter, check_resumable, write_manifest
 from ...runs.fingerprint import data_fingerprint, tensors_fingerprint
 from ...validate import check_choice, check_count, check_positive, check_real, check_seed
@@ -123,7 +123,7 @@ def evaluate_robustness(
     write_manifest(out, arguments, status="running", **context)
     clean_cache: dict[str, tuple[float, float, str]] = {}
     rows: list[dict] = []
-    bar = tqdm(total=len(todo) * len(x), unit="input", disable=not progress, desc="robust accuracy",
+    bar = progress_bar(total=len(todo) * len(x), unit="input", disable=not progress, desc="robust accuracy",
                mininterval=0.5)
     started = time.perf_counter()
     try:

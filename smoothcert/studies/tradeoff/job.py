@@ -22,11 +22,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ...backends import Backend, SerialBackend
 from ...document import Code, Document, Figure, Paragraph, Section, Table
 from ...errors import ResultsError
+from ...progress import progress_bar
 from ...report.html import write_report
 from ...report.markdown import render_markdown
 from ...report.tables import render_table, tsv_table
@@ -63,7 +63,7 @@ def run_disks_experiment(config: DisksConfig, out: str | Path, *, overwrite: boo
         raise ResultsError(f"{out / existing[0]} already exists; pass --overwrite to replace it")
     out.mkdir(parents=True, exist_ok=True)
     started, cpu = time.perf_counter(), time.process_time()
-    bar = tqdm(total=len(cfg.zetas) * cfg.draws, desc="disks", unit="draw", disable=not progress, mininterval=0.5)
+    bar = progress_bar(total=len(cfg.zetas) * cfg.draws, desc="disks", unit="draw", disable=not progress)
     try:
         result = run_disks(cfg, progress=bar.update)
     finally:
@@ -190,11 +190,11 @@ def run_grid(config: g.GridConfig, out: str | Path, *, workers: int | None = Non
     need_model = [a for a in cfg.alphas if pending[a] and not g.has_model(g.model_path(out, a, cfg))]
     jobs: list[dict] = []
     clean_needed = bool(need_model) and not g.has_model(g.clean_path(out))
-    model_bar = tqdm(total=len(need_model) + clean_needed, desc="models", unit="model", position=0,
-                     disable=not progress or not need_model, mininterval=0.5)
+    model_bar = progress_bar(total=len(need_model) + clean_needed, desc="models", unit="model", position=0,
+                     disable=not progress or not need_model)
     # The cell bar's clock starts with the first cell, so its rate and ETA are those of cells alone.
-    cell_bar = tqdm(total=total, desc=f"cells {cfg.dataset}", unit="cell", position=1 if need_model else 0,
-                    disable=not progress, smoothing=0.2, mininterval=0.5)
+    cell_bar = progress_bar(total=total, desc=f"cells {cfg.dataset}", unit="cell", position=1 if need_model else 0,
+                    disable=not progress, smoothing=0.2)
     cells_started = False
     status = "interrupted"
 

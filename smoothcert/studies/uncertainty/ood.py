@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ...document import Table
 from ...engine import Engine
 from ...errors import InvalidArgumentError, ResultsError
 from ...noise import Noise
+from ...progress import progress_bar
 from ...runs import ResultWriter, RunOptions, check_resumable, earlier_runs, write_manifest
 from ...runs.fingerprint import data_fingerprint, model_fingerprint
 from ...uncertainty.measures import check_measure, check_members, class_and_uncertainty
@@ -193,8 +193,8 @@ def score_sets(
     writer = ResultWriter(out, score_columns(measures), resume=options.resume, overwrite=options.overwrite)
     todo = [i for i in range(len(entries)) if i not in writer.done]
     write_manifest(out, args, status="running", **sections)
-    bar = tqdm(total=len(todo) * num_samples, unit="sample", unit_scale=True, disable=not options.progress,
-               desc=f"ood scores σ={getattr(noise, 'sigma', noise.scale):g}", smoothing=0.1, mininterval=0.5)
+    bar = progress_bar(total=len(todo) * num_samples, unit="sample", unit_scale=True, disable=not options.progress,
+               desc=f"ood scores σ={getattr(noise, 'sigma', noise.scale):g}", smoothing=0.1)
     started, done = time.perf_counter(), 0
     try:
         with writer:
