@@ -32,6 +32,36 @@ CALIBRATION_INPUTS = 256
 RECOMPILE_LIMIT = 64
 
 
+_MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
+
+
+def commuted(module: nn.Module) -> nn.Module:
+    """``module`` with every ReLU that directly precedes a max-pooling moved after it, in ``nn.Sequential``
+    containers (nested ones too): the same function, bit for bit, with the ReLU on the pooled map (k² times
+    fewer elements for a k×k pooling; for the zoo's LeNet in bf16 about a third of the forward time).
+
+    Why it is exact: max-pooling returns one element of each window, and ReLU is monotone, so
+    relu(max W) = max relu(W) for every window W (each window holds at least one input element, since PyTorch
+    pads by at most half the kernel, so padding never decides). Gradients agree too, up to ties.
+    Containers are rebuilt only where something moves; every leaf is the same object (the same parameters), and
+    ``module`` itself is never changed. Modules with their own ``forward`` are left as they are.
+    """
+    if not isinstance(module, nn.Sequential) or type(module).forward is not nn.Sequential.forward:
+        return module
+    children = [commuted(m) for m in module]
+    k = 0
+    while k < len(children) - 1:
+        pool = children[k + 1]
+        if type(children[k]) is nn.ReLU and isinstance(pool, _MAX_POOLS) and not pool.return_indices:
+            children[k], children[k + 1] = pool, children[k]
+            k += 2
+        else:
+            k += 1
+    if all(a is b for a, b in zip(children, module, strict=True)):
+        return module
+    return nn.Sequential(*children)
+
+
 class AutocastModel(nn.Module):
     """Runs ``model`` under bfloat16 autocast and returns float32 logits.
 
@@ -52,7 +82,9 @@ class AutocastModel(nn.Module):
 class EngineModel(nn.Module):
     """The module the sampling engine calls: the base model in the engine's layout, precision and compilation.
 
-    On the first batch, image models (4-D inputs) are switched in place to channels-last memory format where
+    Float models run as :func:`commuted` views of themselves (a ReLU before a max-pooling moved after it: the
+    same outputs bit for bit, fewer operations). On the first batch, image models (4-D inputs) are switched in
+    place to channels-last memory format where
     it pays: on CPU, where oneDNN's convolutions prefer it (about 1.5–2× for the MNIST CNN), and under bf16
     on any device. Parameters keep their values and identity; only their strides change.
     With ``compile``, the forward pass goes through ``torch.compile(dynamic=False)`` with weight freezing: a
@@ -76,8 +108,9 @@ class EngineModel(nn.Module):
         self.compile = bool(compile)
         # Quantized convolutions pick their own layout; channels-last applies to float models.
         self.channels_last = bool(channels_last) and quantized is None
-        self._inner: nn.Module = (AutocastModel(model) if precision == "bf16" else
-                                  quantized if quantized is not None else model)
+        view = commuted(model)  # the same function, fewer elementwise operations
+        self._inner: nn.Module = (AutocastModel(view) if precision == "bf16" else
+                                  quantized if quantized is not None else view)
         self._prepared = False
         self._compiled = None
         self._working = False  # set after the first successful compiled call

@@ -9,6 +9,7 @@ from torch import nn
 from smoothcert import InvalidArgumentError, Smooth, sampling
 from smoothcert.accelerate import (
     AutocastModel,
+    commuted,
     engine_model,
     flops_per_sample,
     gemm_rate,
@@ -157,3 +158,39 @@ def test_bad_layout_or_compile_is_refused():
         Engine(nn.Linear(2, 2), layout="nhwc")
     with pytest.raises(InvalidArgumentError, match="compile"):
         Engine(nn.Linear(2, 2), compile="sometimes")
+
+
+def test_commuted_moves_each_relu_after_its_max_pooling_and_changes_no_output():
+    """ReLU before max-pooling becomes ReLU after it (nested Sequentials, 1-D/2-D, padding, ceil mode, inplace):
+    exactly the same function, since max-pooling selects one element per window and ReLU is monotone; the
+    outputs are therefore compared bit for bit, which for this identity is the claim itself."""
+    torch.manual_seed(0)
+    inner = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(inplace=True),
+                          nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True))
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), inner, nn.Flatten(1, 2),
+                          nn.ReLU(), nn.MaxPool1d(2), nn.Flatten(), nn.Linear(32, 3)).eval()
+    x = torch.randn(5, 1, 12, 12)
+    expected = model(x)
+    order = [type(m) for m in model.modules()]
+    fast = commuted(model)
+    assert [type(m) for m in fast] == [nn.Conv2d, nn.MaxPool2d, nn.ReLU, nn.Sequential, nn.Flatten, nn.MaxPool1d,
+                                       nn.ReLU, nn.Flatten, nn.Linear]
+    assert [type(m) for m in fast[3]] == [nn.Conv2d, nn.MaxPool2d, nn.ReLU]
+    assert [type(m) for m in model.modules()] == order  # the user's model is left as it was
+    assert all(a is b for a, b in zip(fast.parameters(), model.parameters(), strict=True))  # shared weights
+    assert torch.equal(fast(x), expected) and torch.equal(AutocastModel(fast)(x), AutocastModel(model)(x))
+    # The engine runs the view (in channels-last layout, whose convolutions round differently: close, not equal).
+    assert torch.allclose(engine_model(model)(x), expected, atol=1e-5)
+
+
+def test_commuted_leaves_what_it_cannot_prove_alone():
+    class Custom(nn.Sequential):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    kept = [nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, return_indices=True)),  # returns indices: not a plain pooling
+            nn.Sequential(nn.GELU(), nn.MaxPool2d(2)),  # not monotone: max and GELU do not commute
+            nn.Sequential(nn.ReLU(), nn.AvgPool2d(2)),  # averaging does not commute with ReLU
+            Custom(nn.ReLU(), nn.MaxPool2d(2))]  # its own forward: not rebuilt
+    for model in kept:
+        assert commuted(model) is model
