@@ -167,8 +167,8 @@ class Run:
         # Sample counts are known in advance except for sequential runs, whose bar counts inputs instead.
         by_input = per_input_samples is None
         bar = progress_bar(total=len(todo) * (per_input_samples or 1), unit="input" if by_input else "sample",
-                   unit_scale=not by_input, disable=not opts.progress,
-                   desc=f"{self.kind} {_noise_label(smooth)}", smoothing=0.1)
+                           unit_scale=not by_input, disable=not opts.progress,
+                           desc=f"{self.kind} {_noise_label(smooth)}", smoothing=0.1)
         started = time.perf_counter()
         written: set[int] = set()  # inputs written by this call: a chunk delivered twice is written once
 

@@ -123,8 +123,7 @@ def evaluate_robustness(
     write_manifest(out, arguments, status="running", **context)
     clean_cache: dict[str, tuple[float, float, str]] = {}
     rows: list[dict] = []
-    bar = progress_bar(total=len(todo) * len(x), unit="input", disable=not progress, desc="robust accuracy",
-               mininterval=0.5)
+    bar = progress_bar(total=len(todo) * len(x), unit="input", disable=not progress, desc="robust accuracy")
     started = time.perf_counter()
     try:
         with writer:

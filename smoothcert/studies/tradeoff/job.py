@@ -191,10 +191,10 @@ def run_grid(config: g.GridConfig, out: str | Path, *, workers: int | None = Non
     jobs: list[dict] = []
     clean_needed = bool(need_model) and not g.has_model(g.clean_path(out))
     model_bar = progress_bar(total=len(need_model) + clean_needed, desc="models", unit="model", position=0,
-                     disable=not progress or not need_model)
+                             disable=not progress or not need_model)
     # The cell bar's clock starts with the first cell, so its rate and ETA are those of cells alone.
     cell_bar = progress_bar(total=total, desc=f"cells {cfg.dataset}", unit="cell", position=1 if need_model else 0,
-                    disable=not progress, smoothing=0.2)
+                            disable=not progress, smoothing=0.2)
     cells_started = False
     status = "interrupted"
 

@@ -194,7 +194,7 @@ def score_sets(
     todo = [i for i in range(len(entries)) if i not in writer.done]
     write_manifest(out, args, status="running", **sections)
     bar = progress_bar(total=len(todo) * num_samples, unit="sample", unit_scale=True, disable=not options.progress,
-               desc=f"ood scores σ={getattr(noise, 'sigma', noise.scale):g}", smoothing=0.1)
+                       desc=f"ood scores σ={getattr(noise, 'sigma', noise.scale):g}", smoothing=0.1)
     started, done = time.perf_counter(), 0
     try:
         with writer:
