@@ -136,7 +136,7 @@ def test_the_cli_runs_the_selection_and_lists_the_steps(tmp_path):
                                   "--only", "no-such-step"])
     assert result.exit_code == 2 and "--only 'no-such-step' matches no step of tradeoff-disks" in result.output
     assert len(result.output.strip().splitlines()) == 1
-    listed = runner.invoke(main, ["results", "list", "cohen-mnist", "--steps", "--runs", str(out)])
+    listed = runner.invoke(main, ["results", "list", "cohen-mnist", "--with-steps", "--runs", str(out)])
     assert listed.exit_code == 0, listed.output
     lines = listed.output.splitlines()
     assert lines[0].startswith("cohen-mnist") and "not finished" in lines[0]

@@ -39,7 +39,7 @@ def results() -> None:
 @results.command("list")
 @click.argument("names", nargs=-1, metavar="[RECIPE ...]")
 @runs_option
-@click.option("--steps", is_flag=True,
+@click.option("--with-steps", "steps", is_flag=True,
               help="Each recipe's steps too: their names (what `run --only` matches) and how far each has run.")
 def list_recipes(names, runs_dir, steps) -> None:
     """The recipes (all by default), and how far each has run."""
@@ -72,7 +72,7 @@ def list_recipes(names, runs_dir, steps) -> None:
                    "output on the terminal. The results are the same either way.")
 @click.option("--only", "only", multiple=True, metavar="PATTERN",
               help="Run only the steps whose names match this glob (repeatable; the names `smoothcert results "
-                   "list --steps` shows, e.g. 'sigma_0.25/*'), with the earlier steps of their chains. The "
+                   "list --with-steps` shows, e.g. 'sigma_0.25/*'), with the earlier steps of their chains. The "
                    "outputs whose runs are finished are written; the report waits for the last step.")
 def run(names, out, data_dir, scale, jobs, only) -> None:
     """Run the recipes (all by default), skipping finished steps and resuming interrupted ones."""

@@ -51,7 +51,7 @@ def selected_recipes(recipes: Sequence[Recipe], out: str | Path, settings: Setti
         if not any(fnmatch.fnmatchcase(n, pattern) for steps in names.values() for n in steps):
             example = next((n for steps in names.values() for n in steps), "")
             raise InputError(f"--only {pattern!r} matches no step of {', '.join(names)} (step names look like "
-                             f"{example!r}; `smoothcert results list --steps` lists them)")
+                             f"{example!r}; `smoothcert results list --with-steps` lists them)")
     return [r for r in recipes if select_steps(r.steps(recipe_dir(out, r), settings), settings.only)]
 
 
