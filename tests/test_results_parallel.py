@@ -4,6 +4,7 @@ all of them, nothing lost on a failure or an interrupt."""
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from smoothcert.cli import main
 from smoothcert.errors import InputError, InvalidArgumentError, ResultsError
 from smoothcert.results import RECIPES, Output, Recipe, Settings, Step, run_parallel
 from smoothcert.results.parallel import Commands, log_path
+from smoothcert.signals import GRACE_S, Terminated
 from tests.test_results import MNIST
 
 
@@ -47,7 +49,7 @@ class Recorder:
         self.fail, self.barrier = fail, barrier
         self.release = threading.Event()
         self.hold: set[str] = set()
-        self.interrupted = False
+        self.interrupted: float | None = None
 
     def __call__(self, argv, log: Path) -> int:
         path = Path(argv[1])
@@ -74,8 +76,8 @@ class Recorder:
                 self.events.append(("end", step))
                 self.live -= 1
 
-    def interrupt(self) -> None:
-        self.interrupted = True
+    def interrupt(self, grace_s: float) -> None:
+        self.interrupted = grace_s
         self.release.set()
 
     def order(self, kind: str) -> list[str]:
@@ -153,17 +155,19 @@ def test_a_recipe_that_reads_another_waits_for_its_outputs(tmp_path):
                      execute=rec, echo=lambda line: None)
 
 
-def test_an_interrupt_lets_the_running_commands_finish_and_starts_nothing_more(tmp_path):
+@pytest.mark.parametrize(("interrupt", "grace_s"), [(KeyboardInterrupt(), GRACE_S), (Terminated(signal.SIGTERM), 0.0)])
+def test_an_interrupt_lets_the_running_commands_finish_and_starts_nothing_more(tmp_path, interrupt, grace_s):
     rec = Recorder()
     rec.hold = {"a/model"}
 
     def echo(line: str) -> None:
-        if "b/train: +" in line:  # Ctrl-C once both trains are running
-            raise KeyboardInterrupt
+        if "b/train: +" in line:  # Ctrl-C (or SIGTERM) once both trains are running
+            raise interrupt
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(type(interrupt)):
         run_parallel([chains_recipe()], tmp_path, Settings(), jobs=2, execute=rec, echo=echo)
-    assert rec.interrupted
+    # Ctrl-C reached the commands too and they get time to stop; SIGTERM came to the runner alone: sent at once.
+    assert rec.interrupted == grace_s
     assert set(rec.order("start")) == set(rec.order("end")) == {"a/model", "b/model"}
     assert (tmp_path / "toy" / "a" / "model.json").is_file()  # what was running saved its work
 

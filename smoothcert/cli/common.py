@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import InputError, InvalidArgumentError, SmoothcertError
+from ..signals import Terminated, stop_requests_as_interrupt
 from ..validate import check_num_classes
 
 if TYPE_CHECKING:  # torch loads when a command runs, not for --help
@@ -17,10 +18,17 @@ EXIT_USAGE = 2
 
 
 class SmoothcertGroup(click.Group):
-    """Turns smoothcert's exceptions into one line and exit code 2, and Ctrl-C into one line saying what is kept
-    and how to continue (``--resume`` only where the command has it)."""
+    """Turns smoothcert's exceptions into one line and exit code 2, and Ctrl-C (or SIGTERM, SIGHUP: exit code
+    128 + the signal's number) into one line saying what is kept and how to continue (``--resume`` only where the
+    command has it)."""
 
     def invoke(self, ctx: click.Context):
+        if ctx.parent is None:  # the outermost group: SIGTERM and SIGHUP stop a command as Ctrl-C does
+            with stop_requests_as_interrupt():
+                return self._invoke(ctx)
+        return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except SmoothcertError as err:
@@ -38,6 +46,9 @@ class SmoothcertGroup(click.Group):
         except OSError as err:  # a path the checks before the work did not foresee: still one line, exit 2
             click.echo(f"smoothcert: error: {os_error_line(err)}", err=True)
             sys.exit(EXIT_USAGE)
+        except Terminated as err:
+            click.echo(f"smoothcert: stopped by {err}; {interrupt_hint(ctx.meta.get(_INVOKED))}", err=True)
+            sys.exit(128 + err.signum)
         except KeyboardInterrupt:
             click.echo(f"smoothcert: interrupted; {interrupt_hint(ctx.meta.get(_INVOKED))}", err=True)
             sys.exit(130)

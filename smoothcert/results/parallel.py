@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shlex
-import signal
 import subprocess
 import threading
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 
 from ..errors import InvalidArgumentError, ResultsError
 from ..runs.lock import ResultsLock
+from ..signals import GRACE_S, grace_for, stop_children
 from ..timefmt import duration
 from .recipe import Recipe, Settings, Step
 from .runner import (
@@ -42,10 +42,6 @@ from .runner import (
     write_commands,
     write_outputs,
 )
-
-#: Seconds an interrupted run waits for its commands to stop on their own (Ctrl-C reaches them too) before it
-#: forwards the interrupt to those still running.
-GRACE_S = 20.0
 
 Execute = Callable[[Sequence[str], Path], int]
 """Runs one ``smoothcert`` command line (the argv after ``smoothcert``), its output appended to the log file;
@@ -89,18 +85,12 @@ class Commands:
                     self._live.discard(proc)
 
     def interrupt(self, grace_s: float = GRACE_S) -> None:
-        """Let the running commands stop on Ctrl-C (the terminal sends it to them as well); after ``grace_s``,
-        send SIGINT to those still running (the interrupt came to this process alone), so each saves its rows."""
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline:
-            with self._lock:
-                if all(p.poll() is not None for p in self._live):
-                    return
-            time.sleep(0.1)
+        """Let the running commands stop: after Ctrl-C they got it from the terminal too and have ``grace_s`` to
+        end on their own; then (at once after SIGTERM, which came to this process alone) each still running is
+        sent SIGINT, so it saves its rows and exits."""
         with self._lock:
-            for proc in self._live:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGINT)
+            live = list(self._live)
+        stop_children(live, grace_s)
 
 
 @dataclass(eq=False)
@@ -232,11 +222,11 @@ def run_parallel(recipes: Sequence[Recipe], out: str | Path, settings: Settings,
                         last = _last_line(log)
                         failures.append(f"{failure} (log {log}{': ' + last if last else ''})")
                         echo(f"{task.label}: FAILED, {failure}; log {log}")
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
             echo(f"interrupted: letting {len(running)} running command(s) save their work")
             stop = getattr(execute, "interrupt", None)
             if stop is not None:
-                stop()
+                stop(grace_for(err))
             wait(running)
             raise
     if failures:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import InputError, ResultsError
 from ..runs.lock import ResultsLock
+from ..signals import grace_for, stop_children
 from .recipe import Output, Recipe, Settings, Step, select_steps
 
 OUTPUTS_FORMAT = "smoothcert-results-outputs"
@@ -70,7 +71,13 @@ SMOOTHCERT = (sys.executable, "-m", "smoothcert.cli")
 
 
 def _smoothcert(argv: Sequence[str]) -> int:
-    return subprocess.run([*SMOOTHCERT, *argv], check=False).returncode
+    """``smoothcert ARGV`` with its output on the terminal; on an interrupt, waits for it to save its work."""
+    proc = subprocess.Popen([*SMOOTHCERT, *argv])
+    try:
+        return proc.wait()
+    except KeyboardInterrupt as err:  # subprocess.run would kill it 0.25 s after Ctrl-C, mid-save
+        stop_children([proc], grace_for(err))
+        raise
 
 
 def _complete(outputs: Path) -> bool:
