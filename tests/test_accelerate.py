@@ -14,6 +14,7 @@ from smoothcert.accelerate import (
     flops_per_sample,
     gemm_rate,
     matmul_rate,
+    tune_batch,
     tune_batch_size,
 )
 from smoothcert.noise import GaussianNoise
@@ -71,6 +72,27 @@ def test_tuning_finds_the_peak_and_stops_after_it():
     model = PacedModel({32: 2_000, 64: 4_000, 128: 32_000, 256: 8_000, 512: 8_000, 1024: 1e9})
     assert tune_batch_size(model, (3,), candidates=(32, 64, 128, 256, 512, 1024), seconds=0.0) == 128
     assert sorted(set(model.sizes)) == [32, 64, 128, 256, 512]
+
+
+class CompilingModel(PacedModel):
+    """A PacedModel whose first call at each batch size also takes ``compile_s`` (as a compiled model's does)."""
+
+    def __init__(self, rates: dict[int, float], compile_s: float) -> None:
+        super().__init__(rates)
+        self.compile_s = compile_s
+
+    def forward(self, x):
+        if len(x) not in self.sizes:
+            time.sleep(self.compile_s)
+        return super().forward(x)
+
+
+def test_compilation_does_not_use_up_the_tuning_budget():
+    # Each size's first call "compiles" for longer than the whole budget; the measuring itself is short. The
+    # search must still climb to the peak at 256 (counting the compilation stopped it at 32).
+    model = CompilingModel({32: 4_000, 64: 8_000, 128: 16_000, 256: 32_000, 512: 16_000, 1024: 8_000}, 0.3)
+    size, _ = tune_batch(model, (3,), candidates=(32, 64, 128, 256, 512, 1024), seconds=0.0, budget=0.25)
+    assert size == 256
 
 
 def test_auto_batch_size_is_measured_once_and_changes_no_count():
