@@ -9,7 +9,9 @@ from torch import nn
 from smoothcert import InvalidArgumentError, Smooth, sampling
 from smoothcert.accelerate import (
     AutocastModel,
+    bf16_emulated,
     commuted,
+    cpu_features,
     engine_model,
     flops_per_sample,
     gemm_rate,
@@ -216,3 +218,27 @@ def test_commuted_leaves_what_it_cannot_prove_alone():
             Custom(nn.ReLU(), nn.MaxPool2d(2))]  # its own forward: not rebuilt
     for model in kept:
         assert commuted(model) is model
+
+
+def test_bf16_is_emulated_exactly_where_the_cpu_lacks_bf16_instructions():
+    features = set(cpu_features())
+    if not features:
+        pytest.skip("no /proc/cpuinfo flags to compare with")
+    if {"avx512_bf16", "amx_bf16"} & features:  # native bf16: oneDNN's kernels run
+        assert not bf16_emulated()
+    if not {"avx512f", "amx_bf16"} & features:  # AVX2 only: the reference path
+        assert bf16_emulated()
+    assert not bf16_emulated("cuda")  # a GPU decides for itself
+
+
+@pytest.mark.parametrize(("precision", "emulated", "noted"), [("bf16", True, True), ("bf16", False, False),
+                                                               ("fp32", True, False)])
+def test_the_engine_line_says_when_bf16_is_emulated(monkeypatch, precision, emulated, noted):
+    import smoothcert.accelerate as accelerate
+    from smoothcert.cli.common import tuning_line
+
+    monkeypatch.setattr(accelerate, "bf16_emulated", lambda device="cpu": emulated)
+    engine = Smooth(nn.Linear(4, 2), 2, 0.25, precision=precision, batch_size=8).engine
+    line = tuning_line(engine)
+    assert line.startswith("engine: batch 8, ") and f"{precision} (as given)" in line
+    assert ("runs emulated" in line) == noted and "\n" not in line

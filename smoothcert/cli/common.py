@@ -349,11 +349,18 @@ def measured_rate(smooth, x: torch.Tensor) -> float:
 
 
 def tuning_line(engine) -> str:
-    """'engine: batch 64, channels_last, eager, fp32 (tuned in 0.6 s)' — what the run samples with."""
+    """'engine: batch 64, channels_last, eager, fp32 (tuned in 0.6 s)' — what the run samples with, and a note
+    where bf16 was asked for on a CPU that only emulates it."""
+    from ..accelerate import bf16_emulated
+
     tuned = engine.tuning()
     how = f"tuned in {tuned['seconds']:.1f} s" if tuned else "as given"
-    return (f"engine: batch {engine.batch_size}, {engine.layout}, {'compiled' if engine.compile else 'eager'}, "
+    line = (f"engine: batch {engine.batch_size}, {engine.layout}, {'compiled' if engine.compile else 'eager'}, "
             f"{engine.precision} ({how})")
+    if engine.precision == "bf16" and bf16_emulated(engine.device):
+        line += ("; note: this CPU has no bf16 kernels (neither AVX-512 nor AMX), so bf16 runs emulated, "
+                 "often many times slower than fp32 (--precision fp32)")
+    return line
 
 
 def expected_time_line(samples: int, rate: float, inputs: int, device: torch.device, cap: bool = False) -> str:
