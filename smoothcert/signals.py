@@ -61,15 +61,19 @@ def grace_for(interrupt: BaseException) -> float:
 
 
 def stop_children(procs: Iterable[subprocess.Popen], grace_s: float) -> None:
-    """Let ``procs`` end on their own for ``grace_s``, then send SIGINT (a command's Ctrl-C: it saves its rows and
-    exits) to each still running, and wait for all. A second interrupt while waiting kills them."""
+    """Let ``procs`` (smoothcert commands) end on their own for ``grace_s``, then send SIGTERM to each still
+    running (under :func:`stop_requests_as_interrupt` it stops as on Ctrl-C: saves its rows and exits), and wait
+    for all. A second interrupt while waiting kills them.
+
+    SIGTERM rather than SIGINT: a process started in the background (``nohup … &``) inherits SIGINT ignored, and
+    so do its children; they would never stop."""
     procs = list(procs)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline and any(p.poll() is None for p in procs):
         time.sleep(0.05)
     for proc in procs:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGTERM)
     try:
         for proc in procs:
             proc.wait()

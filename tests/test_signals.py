@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,8 +20,11 @@ from smoothcert.signals import GRACE_S, Terminated, grace_for, stop_children, st
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 SMOOTHCERT = [sys.executable, "-m", "smoothcert.cli"]
-# A child that saves on Ctrl-C: sleeps, and on KeyboardInterrupt writes "saved" into argv[1] and exits 130.
-SAVER = ("import sys, time\nopen(sys.argv[1] + '.started', 'w').close()\ntry:\n    time.sleep(120)\n"
+# A child that stops as a smoothcert command does: SIGTERM raises KeyboardInterrupt, on which it writes "saved"
+# into argv[1] and exits 130. It ignores SIGINT, as a command started in the background does.
+SAVER = ("import signal, sys, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+         "def stop(*_):\n    raise KeyboardInterrupt\nsignal.signal(signal.SIGTERM, stop)\n"
+         "open(sys.argv[1] + '.started', 'w').close()\ntry:\n    time.sleep(30)\n"
          "except KeyboardInterrupt:\n    open(sys.argv[1], 'w').write('saved')\n    sys.exit(130)\n")
 
 
@@ -52,7 +56,7 @@ def test_an_ignored_sighup_stays_ignored():
         signal.signal(signal.SIGHUP, previous)
 
 
-def test_stop_children_sends_sigint_so_the_child_saves(tmp_path):
+def test_stop_children_sends_sigterm_so_the_child_saves_even_with_sigint_ignored(tmp_path):
     saved = tmp_path / "saved"
     proc = subprocess.Popen([sys.executable, "-c", SAVER, str(saved)])
     wait_for(lambda: Path(str(saved) + ".started").exists())
@@ -64,6 +68,35 @@ def test_stop_children_lets_a_child_that_ends_in_its_grace_alone(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
     stop_children([proc], grace_s=GRACE_S)
     assert proc.returncode == 0  # ended by itself, not by a signal
+
+
+def test_the_sequential_runner_passes_sigterm_on_and_waits_for_its_command(tmp_path, monkeypatch):
+    # The command ignores SIGINT (as under `nohup … &`) and runs 30 s unless stopped: only SIGTERM stops it early.
+    from smoothcert.results import runner
+
+    saved = tmp_path / "saved"
+    monkeypatch.setattr(runner, "SMOOTHCERT", (sys.executable, "-c", SAVER))
+    threading.Thread(target=lambda: (wait_for(lambda: Path(str(saved) + ".started").exists()),
+                                     os.kill(os.getpid(), signal.SIGTERM)), daemon=True).start()
+    began = time.monotonic()
+    with pytest.raises(Terminated), stop_requests_as_interrupt():
+        runner._smoothcert([str(saved)])
+    assert saved.read_text() == "saved" and time.monotonic() - began < 25  # stopped, not run out
+
+
+def test_the_parallel_runner_stops_its_commands_at_once_after_sigterm(tmp_path, monkeypatch):
+    from smoothcert.results import parallel
+
+    saved = tmp_path / "saved"
+    monkeypatch.setattr(parallel, "SMOOTHCERT", (sys.executable, "-c", SAVER))
+    commands = parallel.Commands(threads=1)
+    codes: list[int] = []
+    worker = threading.Thread(target=lambda: codes.append(commands([str(saved)], tmp_path / "step.log")))
+    worker.start()
+    wait_for(lambda: Path(str(saved) + ".started").exists())
+    commands.interrupt(grace_for(Terminated(signal.SIGTERM)))
+    worker.join(timeout=25)
+    assert codes == [130] and saved.read_text() == "saved"
 
 
 @pytest.fixture(scope="module")
@@ -127,13 +160,18 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as for a job started with `&`: its children inherit it
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads children from /proc")
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_a_terminated_runner_stops_the_commands_it_started(tmp_path, jobs):
+@pytest.mark.parametrize(("jobs", "background"), [(1, True), (2, True), (2, False)])
+def test_a_terminated_runner_stops_the_commands_it_started(tmp_path, jobs, background):
     runner = subprocess.Popen([*SMOOTHCERT, "results", "run", "cohen-mnist", "--scale", "small", "--out",
                                str(tmp_path), "--jobs", str(jobs)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+                              env={**os.environ, "OMP_NUM_THREADS": "1"},
+                              preexec_fn=ignore_sigint if background else None)
     try:
         for line in runner.stdout:
             if "+ smoothcert train" in line:  # a step has started

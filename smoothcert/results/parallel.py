@@ -87,7 +87,7 @@ class Commands:
     def interrupt(self, grace_s: float = GRACE_S) -> None:
         """Let the running commands stop: after Ctrl-C they got it from the terminal too and have ``grace_s`` to
         end on their own; then (at once after SIGTERM, which came to this process alone) each still running is
-        sent SIGINT, so it saves its rows and exits."""
+        sent SIGTERM, which it handles as Ctrl-C: it saves its rows and exits."""
         with self._lock:
             live = list(self._live)
         stop_children(live, grace_s)
