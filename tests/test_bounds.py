@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import binom, multinomial, norm
 
 from smoothcert import GaussianNoise, InvalidArgumentError, LaplaceNoise
-from smoothcert.certificates.cohen import ABSTAIN, certify_counts
+from smoothcert.certificates.cohen import ABSTAIN, certify_counts, largest_radius
 from smoothcert.certificates.cpm import cpm_certificate, partition_classes
 from smoothcert.certificates.randomized import randomized_certify_counts, randomized_lower, uniform_variates
 from smoothcert.certificates.top2 import top2_bonferroni
@@ -149,3 +149,13 @@ def test_uniform_variates_are_seeded_per_index():
     assert np.array_equal(a[[3]], uniform_variates(3, np.array([7])))  # the batch does not matter
     assert not np.array_equal(a, uniform_variates(4, np.array([0, 1, 2, 7])))
     assert np.all((a > 0) & (a < 1)) and math.isfinite(float(a.sum()))
+
+
+@pytest.mark.parametrize(("n", "sigma"), [(100, 0.25), (10_000, 1.0), (100_000, 0.5)])
+def test_largest_radius_is_the_certificate_of_n_votes_out_of_n(n, sigma):
+    noise = GaussianNoise(sigma)
+    cap = largest_radius(n, 0.001, noise)
+    assert cap == pytest.approx(sigma * norm.ppf(0.001 ** (1 / n)), rel=1e-9)  # p̲ = α^{1/n} for k = n
+    full = certify_counts(np.array([[5, 0]]), np.array([[n, 0]]), 0.001, noise, 2).radius[0]
+    short = certify_counts(np.array([[5, 0]]), np.array([[n - 1, 1]]), 0.001, noise, 2).radius[0]
+    assert full == pytest.approx(cap, rel=1e-12) and short < cap

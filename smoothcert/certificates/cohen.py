@@ -129,6 +129,14 @@ def certify_counts(selection: np.ndarray, estimation: np.ndarray, alpha: float, 
     return CertifyCounts(np.where(certified, guess, ABSTAIN), radius, p_a_lower, count_top, n0, n, guess, certified)
 
 
+def largest_radius(n: int, alpha: float, noise: Noise) -> float:
+    """The largest radius CERTIFY can issue with ``n`` estimation samples: all ``n`` on ĉ_A, so p̲_A is the
+    Clopper–Pearson bound α^{1/n}; for Gaussian noise σ·Φ⁻¹(α^{1/n}) (3.81σ at n = 100,000, α = 0.001). No
+    certified-accuracy curve of such a run reaches past it."""
+    n = np.asarray([n])
+    return float(noise.certified_radius(clopper_pearson_lower(n, n, check_alpha(alpha)))[0])
+
+
 @dataclass(frozen=True)
 class PredictCounts:
     """PREDICT of B inputs from counts: every field an array [B]; attributes mirror :class:`Prediction`."""
