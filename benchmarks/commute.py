@@ -5,7 +5,7 @@ The rewrite changes no output (the script checks it bit for bit on the batch it 
 that precedes a max-pooling after it, where it sees a quarter of the elements. Runs alternate between the two
 variants so that drift in the machine's speed falls on both; the best of the repeats is reported.
 
-    python benchmarks/commute.py [--threads N] [--repeats 8] [--n 20000]
+    python benchmarks/commute.py [--threads N] [--repeats 8] [--n 20000] [--models lenet:28,cnn:28,lenet:8]
 """
 
 from __future__ import annotations
@@ -64,13 +64,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=8)
     parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--models", default=",".join(f"{a}:{s[1]}" for a, s in MODELS),
+                        help="ARCH:SIDE,... of the models to measure (default: all three)")
     args = parser.parse_args()
+    chosen = {tuple(m.split(":")) for m in args.models.split(",")}
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"CPU: {cpu_name()}; torch {torch.__version__}; {torch.get_num_threads()} threads")
     print("| model | input | precision | part | as written, samples/s | commuted, samples/s | ratio |")
     print("|---|---|---|---|---|---|---|")
     for arch, shape in MODELS:
+        if (arch, str(shape[1])) not in chosen:
+            continue
         torch.manual_seed(0)
         model = build_model(arch, shape, 10).eval().to(memory_format=torch.channels_last)
         fast = commuted(model)

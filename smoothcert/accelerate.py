@@ -254,7 +254,7 @@ def cpu_features() -> list[str]:
 
 def bf16_emulated(device: torch.device | str = "cpu") -> bool:
     """Whether bf16 convolutions and matmuls on ``device`` lack the oneDNN kernels PyTorch needs (a CPU without
-    AVX-512 or AMX): they then run on a reference path, about 15x slower than fp32 for the MNIST LeNet on an
+    AVX-512 or AMX): they then run on a reference path, 7-15x slower than fp32 for the MNIST LeNet on an
     AVX2-only AMD EPYC, so ``precision="bf16"`` costs time instead of saving it. False on other devices."""
     if torch.device(device).type != "cpu":
         return False

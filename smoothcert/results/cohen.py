@@ -42,8 +42,8 @@ def _steps(out: Path, settings: Settings) -> list[Step]:
     else:
         data, train = settings.data_options(), [*TRAIN, "--epochs", str(EPOCHS)]
         n, skip = N, SKIP
-        # fp32, the paper's base classifier, on every CPU: bf16 runs emulated (about 15x slower than fp32) where
-        # the CPU has neither AVX-512 BF16 nor AMX. Compiled at batch 256: 14-16k samples/s on one thread of an
+        # fp32, the paper's base classifier, on every CPU: bf16 runs emulated (7-15x slower than fp32) where
+        # the CPU has neither AVX-512 nor AMX. Compiled at batch 256: 14-16k samples/s on one thread of an
         # AMD EPYC (AVX2), 1.4-1.6x eager at its default batch; larger batches fall out of cache (1,024: 9k).
         # The batch is fixed because the auto tuning of three runs at once, each compiling, measured 32 best.
         engine = ["--compile", "on", "--batch-size", "256"]
