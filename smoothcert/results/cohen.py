@@ -35,13 +35,18 @@ def cell_dir(out: Path, sigma: float, seed: int) -> Path:
     return out / f"sigma_{sigma:g}" / f"seed_{seed}"
 
 
+def _n(settings: Settings) -> int:
+    """Estimation samples per certificate at this scale."""
+    return 100 if settings.small else N
+
+
 def _steps(out: Path, settings: Settings) -> list[Step]:
+    data, n = settings.data_options(), _n(settings)
     if settings.small:
-        data, train, n, skip = settings.data_options(), [*TRAIN, "--epochs", "2", "--quiet"], 100, 20
+        train, skip = [*TRAIN, "--epochs", "2", "--quiet"], 20
         engine = ["--batch-size", "256"]
     else:
-        data, train = settings.data_options(), [*TRAIN, "--epochs", str(EPOCHS)]
-        n, skip = N, SKIP
+        train, skip = [*TRAIN, "--epochs", str(EPOCHS)], SKIP
         # fp32, the paper's base classifier, on every CPU: bf16 runs emulated (7-15x slower than fp32) where
         # the CPU has neither AVX-512 nor AMX. Compiled at batch 256: 14-16k samples/s on one thread of an
         # AMD EPYC (AVX2), 1.4-1.6x eager at its default batch; larger batches fall out of cache (1,024: 9k).
@@ -70,7 +75,7 @@ def output_name(sigma: float) -> str:
 def table(out: Path, settings: Settings, sigma: float) -> str:
     """σ's certified accuracy (%) at the RADII that n samples can reach, and ACR, mean over seeds [95% interval],
     beside the published row."""
-    cap = largest_radius(100 if settings.small else N, ALPHA, GaussianNoise(sigma))
+    cap = largest_radius(_n(settings), ALPHA, GaussianNoise(sigma))
     shown = [k for k, r in enumerate(RADII) if r <= cap]  # beyond the cap every run certifies 0
     head = "| σ | | " + " | ".join(f"r = {RADII[k]:g}" for k in shown) + " | ACR |"
     lines = [head, "|" + "---|" * (len(shown) + 3)]
@@ -89,7 +94,7 @@ def table(out: Path, settings: Settings, sigma: float) -> str:
     lines.append(f"| {sigma:g} | published, 60k images | {accs} | {pub_acr if pub_acr else '–'} |")
     lines += ["", f"smoothcert: mean over seeds on the same {len(runs[0].idx):,} test inputs, [95% interval] by "
               "bootstrap over inputs and seeds; certified accuracy in %, at the radii up to the largest that "
-              f"n = {100 if settings.small else N:,} samples can certify ({cap:.2f}). Published: Jeong & Shin 2020 "
+              f"n = {_n(settings):,} samples can certify ({cap:.2f}). Published: Jeong & Shin 2020 "
               "(10,000 test images)."]
     return "\n".join(lines)
 
