@@ -22,8 +22,9 @@ from .zoo import zoo_recipe
 
 #: Every recipe, by name, in the order ``smoothcert results run`` runs them (cheapest first).
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
-    disks_recipe(), audit_recipe("digits"), tradeoff_recipe("digits"), audit_recipe("mnist"), tradeoff_recipe("mnist"),
-    zoo_recipe(), audit_zoo_recipe(), mixing_recipe(), uncertainty_recipe(), cohen_recipe())}
+    disks_recipe(), audit_recipe("digits"), tradeoff_recipe("digits"), mixing_recipe("digits"),
+    audit_recipe("mnist"), tradeoff_recipe("mnist"), zoo_recipe(), audit_zoo_recipe(), mixing_recipe("mnist"),
+    uncertainty_recipe(), cohen_recipe())}
 
 __all__ = ["RECIPES", "Output", "Recipe", "Settings", "Step", "check_docs", "find_quotes", "read_outputs",
            "regenerate_docs", "run_parallel", "run_recipe", "write_outputs"]

@@ -153,15 +153,22 @@ def read_mixture_votes(path: str | Path) -> MixtureVotes:
                         as_int["count_runner_up"], as_int["n"], counts)
 
 
-def mixture_certified_accuracy(votes: MixtureVotes, alphas: Sequence[float], radii: Sequence[float], sigma: float,
-                               *, kind: str = "rs", bounds: str = "cp", alpha_conf: float = 0.001) -> np.ndarray:
-    """Certified accuracy [len(alphas), len(radii)]: share of inputs whose certified class is the label and whose
-    radius (> 0) is at least r. At α ≤ ½ nothing is certified (it needs h_y − h_{y'} > μ ≥ 1)."""
+def mixture_certified(votes: MixtureVotes, alphas: Sequence[float], radii: Sequence[float], sigma: float,
+                      *, kind: str = "rs", bounds: str = "cp", alpha_conf: float = 0.001) -> np.ndarray:
+    """Per-input outcomes [len(alphas), len(radii), B] (bool): the certified class is the label and its radius
+    (> 0) is at least r. At α ≤ ½ nothing is certified (it needs h_y − h_{y'} > μ ≥ 1)."""
     a = check_mixing_alpha(np.asarray(alphas, dtype=np.float64))[:, None]
     r = mixture_radius(votes.count_guess[None, :], votes.count_runner_up[None, :], votes.n[None, :], a, sigma,
                        kind=kind, bounds=bounds, alpha_conf=alpha_conf)  # [A, B]
     correct = (votes.guess == votes.label)[None, :] & (r > 0)
-    return np.stack([(correct & (r >= rad)).mean(axis=1) for rad in radii], axis=1)
+    return np.stack([correct & (r >= rad) for rad in radii], axis=1)
+
+
+def mixture_certified_accuracy(votes: MixtureVotes, alphas: Sequence[float], radii: Sequence[float], sigma: float,
+                               *, kind: str = "rs", bounds: str = "cp", alpha_conf: float = 0.001) -> np.ndarray:
+    """Certified accuracy [len(alphas), len(radii)]: the share of inputs :func:`mixture_certified` counts."""
+    return mixture_certified(votes, alphas, radii, sigma, kind=kind, bounds=bounds,
+                             alpha_conf=alpha_conf).mean(axis=-1)
 
 
 def mixture_clean_accuracy(votes: MixtureVotes, standard_probs: np.ndarray, alphas: Sequence[float]) -> np.ndarray:
