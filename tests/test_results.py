@@ -128,7 +128,7 @@ def test_docs_quotes_are_regenerated_traced_and_checked_number_by_number(tmp_pat
     import hashlib
 
     value_sha = hashlib.sha256((tmp_path / "runs" / "toy" / "value.json").read_bytes()).hexdigest()
-    assert all(e["sources"][0]["manifest_sha256"] == value_sha for e in manifest["quotes"])
+    assert all(e["sources"][0]["manifests"] == {"value.json": value_sha} for e in manifest["quotes"])
     assert all(e["sources"][0]["path"].endswith("value.json") for e in manifest["quotes"])
     assert check_docs(tmp_path / "docs", recipes, tmp_path / "runs") == []
 

@@ -142,10 +142,15 @@ def run_recipe(recipe: Recipe, out: str | Path, settings: Settings, *,
         return write_outputs(recipe, out, settings)
 
 
-def _digest(path: Path) -> str | None:
-    """sha256 of a run's manifest (its ``.json`` beside a TSV, or manifest.json in a folder), if there is one."""
-    manifest = path / "manifest.json" if path.is_dir() else path.with_suffix(".json")
-    return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
+def _manifests(path: Path) -> dict[str, str]:
+    """{file name: sha256} of a run's manifests: the ``.json`` beside a results file; in a run folder its
+    manifest.json, or else every ``.json`` in it (a trained model's sidecar, a certification's manifest: the
+    arguments, environment, CPU and seeds of each command that wrote into the folder)."""
+    if path.is_dir():
+        found = [path / "manifest.json"] if (path / "manifest.json").is_file() else sorted(path.glob("*.json"))
+    else:
+        found = [m for m in (path if path.suffix == ".json" else path.with_suffix(".json"),) if m.is_file()]
+    return {m.name: hashlib.sha256(m.read_bytes()).hexdigest() for m in found}
 
 
 def _sha256_file(path: Path) -> str:
@@ -176,7 +181,7 @@ def write_outputs(recipe: Recipe, out: str | Path, settings: Settings) -> Path |
         "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "cpu": cpu_name(),
         "commands": str(folder / "commands.sh"),
         "outputs": {name: {"text": o.text,
-                           "sources": [{"path": str(p), "manifest_sha256": _digest(p)} for p in o.sources],
+                           "sources": [{"path": str(p), "manifests": _manifests(p)} for p in o.sources],
                            "files": [{"from": str(src), "to": dest, "sha256": _sha256_file(src)}
                                      for src, dest in o.files]}
                     for name, o in outputs.items()},
