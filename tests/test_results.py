@@ -245,6 +245,16 @@ def test_each_quoted_recipe_regenerates_its_quotes_from_a_small_run(name, tmp_pa
             trained = [json.loads((shared_runs / name / f"seed_{s}" / "models" / f"{stem}.json").read_text())
                        ["test_accuracy"] for s in (0, 1, 2)]
             assert per_seed == [f"{a:.4f}" for a in trained]
+    if name == "mixing-digits":  # each certified cell: the mean over seeds of that seed's certified accuracy
+        from smoothcert.results import mixing
+        from smoothcert.studies.mixing import mixture_certified_accuracy, read_mixture_votes
+
+        acc = np.mean([mixture_certified_accuracy(read_mixture_votes(shared_runs / name / f"seed_{s}" / "certify.tsv"),
+                                                  mixing.CERTIFY_ALPHAS, mixing.CERTIFY_RADII, mixing.CERTIFY_SIGMA,
+                                                  alpha_conf=mixing.CERTIFY_ALPHA) for s in mixing.SEEDS], axis=0)
+        rows = [r for r in record["outputs"]["certified"]["text"].splitlines()[2:] if r.startswith("| ")]
+        quoted = [[float(c.split(" [")[0]) for c in r.strip("| ").split(" | ")[1:]] for r in rows]
+        np.testing.assert_allclose(quoted, 100 * acc, atol=0.051)
     if name == "audit-digits":
         seeds = next(q for q in find_quotes(tmp_path / "docs") if q.id == "audit-digits/seeds")
         assert "| noise | 1 |" in seeds.body and "Mean over seeds 0, 1, 2 on the same 60 test inputs" in seeds.body
