@@ -61,9 +61,9 @@ class Study:
         dataset: ``digits`` or ``mnist``.
         label: the data set's name in tables and figures.
         eps: the ℓ∞ attack radii (pixels in [0, 1]); AutoAttack runs at the last.
-        train: ``mix train``'s options (``--validation-size`` among them).
+        train: ``mix train``'s options, less ``--validation-size`` (that is ``validation``).
         alphas: the fixed mixing weights α of the sweep.
-        validation: held-out images evaluated for the choice (all of them).
+        validation: training images held out (``mix train --validation-size``), all evaluated for the choice.
         test: test images evaluated, attacked by AutoAttack and certified (all of them).
         summary: one line for ``smoothcert results list``.
     """
@@ -86,14 +86,14 @@ STUDIES = {
     "digits": Study("digits", "digits", (0.05, 0.1, 0.2),
                     ("--eps", "0.2", "--standard-epochs", "40", "--robust-epochs", "30", "--adv-steps", "10",
                      "--eps-warmup", "3", "--noise-sigma", str(CERTIFY_SIGMA), "--noise-epochs", "40",
-                     "--mixing-epochs", "10", "--validation-size", "300"),
+                     "--mixing-epochs", "10"),
                     "0.3,0.5,0.6,0.7,0.8,0.9", 300, 360,
                     "Bai et al.'s adaptive mixture on digits: settings chosen on 300 held-out images, 3 seeds, "
                     "AutoAttack and certificates on the 360 test images"),
     "mnist": Study("mnist", "MNIST", (0.1, 0.2, 0.3, 0.4),
                    ("--eps", "0.4", "--standard-epochs", "10", "--robust-epochs", "20", "--adv-steps", "10",
                     "--eps-warmup", "5", "--noise-sigma", str(CERTIFY_SIGMA), "--noise-epochs", "10",
-                    "--mixing-epochs", "5", "--mixing-max", "4000", "--validation-size", "1000"),
+                    "--mixing-epochs", "5", "--mixing-max", "4000"),
                    "0.5,0.6,0.7,0.8,0.9", 1000, 2000,
                    "Bai et al.'s adaptive mixture on MNIST: settings chosen on 1,000 held-out images, 3 seeds, "
                    "AutoAttack and certificates on 2,000 test images"),
@@ -115,7 +115,8 @@ def _steps(study: Study, out: Path, settings: Settings) -> list[Step]:
         if not art_available():
             raise InvalidArgumentError(f"the {study.name} recipe runs AutoAttack, which needs the optional package "
                                        "adversarial-robustness-toolbox (pip install 'smoothcert[autoattack]')")
-        train, candidates = list(study.train), ["--mixing-alphas", study.alphas, *CANDIDATES]
+        train = [*study.train, "--validation-size", str(study.validation)]
+        candidates = ["--mixing-alphas", study.alphas, *CANDIDATES]
         val = ["--max", str(study.validation)]
         test = ["--max", str(study.test), "--autoattack-max", str(study.test)]
         certify = ["--n", str(CERTIFY_N), "--max", str(study.test)]

@@ -149,7 +149,7 @@ def _manifests(path: Path) -> dict[str, str]:
     if path.is_dir():
         found = [path / "manifest.json"] if (path / "manifest.json").is_file() else sorted(path.glob("*.json"))
     else:
-        found = [m for m in (path if path.suffix == ".json" else path.with_suffix(".json"),) if m.is_file()]
+        found = [m for m in (path.with_suffix(".json"),) if m.is_file()]  # a .json source is its own manifest
     return {m.name: hashlib.sha256(m.read_bytes()).hexdigest() for m in found}
 
 
