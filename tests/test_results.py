@@ -255,9 +255,42 @@ def test_each_quoted_recipe_regenerates_its_quotes_from_a_small_run(name, tmp_pa
         rows = [r for r in record["outputs"]["certified"]["text"].splitlines()[2:] if r.startswith("| ")]
         quoted = [[float(c.split(" [")[0]) for c in r.strip("| ").split(" | ")[1:]] for r in rows]
         np.testing.assert_allclose(quoted, 100 * acc, atol=0.051)
+    if name == "uncertainty-digits":  # cells recomputed per seed by the study's own functions, then averaged
+        check_uncertainty_digits(shared_runs / name, record["outputs"])
     if name == "audit-digits":
         seeds = next(q for q in find_quotes(tmp_path / "docs") if q.id == "audit-digits/seeds")
         assert "| noise | 1 |" in seeds.body and "Mean over seeds 0, 1, 2 on the same 60 test inputs" in seeds.body
+
+
+def _cells(text: str) -> list[list[str]]:
+    return [r.strip("| ").split(" | ") for r in text.splitlines()[2:] if r.startswith("| ")]
+
+
+def check_uncertainty_digits(out: Path, outputs: dict) -> None:
+    """Each OOD cell is the mean over seeds of scikit-learn's AUROC of that seed's scores, and each ACR of
+    R_cohen the mean over seeds of the sweep file's own ACR (radius_comparison)."""
+    from smoothcert.analysis import read_results
+    from smoothcert.analysis.uncertainty import radius_comparison
+    from smoothcert.results import uncertainty_measures as ud
+    from smoothcert.results.uncertainty_tables import OOD_SETS, tau_of
+    from smoothcert.studies.uncertainty.ood import auroc, read_scores
+
+    rows = iter(_cells(outputs["ood"]["text"]))
+    for model, (_, measures) in ud.OOD_MODELS.items():
+        scores = [read_scores(out / f"seed_{s}" / f"ood_{model}" / "scores.tsv") for s in ud.SEEDS]
+        for measure in measures:
+            for kind in ("clean", "mean_u", "frac_uncertain"):
+                key, row = f"{kind}_{measure}", next(rows)
+                assert row[1:3] == [measure, kind]
+                expected = [np.mean([auroc(sc["test"][key], sc[o][key]) for sc in scores]) for o in OOD_SETS]
+                np.testing.assert_allclose([float(c.split(" [")[0]) for c in row[3:6]], expected, atol=6e-4)
+    rows = iter(_cells(outputs["radii"]["text"]))
+    for series in ud.SERIES:
+        for rate in ud.REJECT_RATES:
+            sweeps = [out / f"seed_{s}" / series for s in ud.SEEDS]
+            acr = np.mean([radius_comparison(read_results(p / f"tau_{tau_of(p, rate):g}.tsv"))["acr"]["cohen"]
+                           for p in sweeps])
+            assert float(next(rows)[3].split(" [")[0]) == pytest.approx(acr, abs=6e-4)
 
 
 @pytest.mark.parametrize("name", sorted(set(RECIPES) - set(QUOTED)))
@@ -319,6 +352,27 @@ def test_class_spread_by_hand_and_input_checks():
         seed_input_bootstrap([values, values[:3]], class_spread(3))
 
 
+
+def test_auroc_statistic_is_sklearns_auroc_with_ties_and_covers_the_true_one():
+    """The vectorized Mann–Whitney AUROC equals scikit-learn's ROC area per replicate (ties and ±inf included),
+    and its bootstrap interval covers the population AUROC of two normals, Φ(d / √2), about 95% of the time."""
+    from scipy.stats import norm
+    from sklearn.metrics import roc_auc_score
+
+    from smoothcert.analysis.intervals import auroc
+
+    rng = np.random.default_rng(3)
+    values = np.round(rng.normal(size=(4, 30, 2)) + np.array([0.0, 0.8]), 1)  # rounded: many ties
+    values[0, 0, 1], values[1, 2, 0] = np.inf, -np.inf
+    labels = np.r_[np.zeros(30), np.ones(30)]
+    expected = [roc_auc_score(labels, np.nan_to_num(np.r_[v[:, 0], v[:, 1]], posinf=99, neginf=-99)) for v in values]
+    np.testing.assert_allclose(auroc(values), expected, rtol=1e-12)
+    d, covered = 0.8, 0
+    for _ in range(100):
+        seeds = [np.stack([rng.normal(size=120), rng.normal(size=120) + d], axis=1) for _ in range(2)]
+        est = seed_input_bootstrap(seeds, auroc, n_resamples=300, seed=int(rng.integers(1 << 30)))
+        covered += est.low <= norm.cdf(d / np.sqrt(2)) <= est.high
+    assert 0.85 <= covered / 100 <= 0.99
 def test_ctrl_c_says_that_rerunning_continues():
     from smoothcert.cli.common import interrupt_hint
 

@@ -91,3 +91,15 @@ def class_spread(num_classes: int) -> Statistic:
         return np.nanmax(acc, axis=-1) - np.nanmin(acc, axis=-1)
 
     return spread
+
+
+def auroc(values: np.ndarray) -> np.ndarray:
+    """Statistic: the AUROC of separating positives (larger scores) from negatives; values [B, N, 2] of
+    (negative score, positive score) → [B].
+
+    The Mann–Whitney form P(X⁺ > X⁻) + ½ P(X⁺ = X⁻) over all N² (negative, positive) pairs of a replicate,
+    which is the area under the empirical ROC curve with ties counted half (Hanley & McNeil 1982). Row i pairs
+    the i-th negative with the i-th positive only so that one index draw resamples both sets; the two sets
+    are independent samples of equal size, so each is resampled as in the ordinary bootstrap."""
+    negative, positive = values[..., 0][..., :, None], values[..., 1][..., None, :]
+    return ((positive > negative) + 0.5 * (positive == negative)).mean(axis=(-2, -1))

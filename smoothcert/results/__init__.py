@@ -18,13 +18,14 @@ from .recipe import Output, Recipe, Settings, Step
 from .runner import read_outputs, run_recipe, write_outputs
 from .tradeoff import disks_recipe, tradeoff_recipe
 from .uncertainty import uncertainty_recipe
+from .uncertainty_measures import uncertainty_measures_recipe
 from .zoo import zoo_recipe
 
 #: Every recipe, by name, in the order ``smoothcert results run`` runs them (cheapest first).
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     disks_recipe(), audit_recipe("digits"), tradeoff_recipe("digits"), mixing_recipe("digits"),
-    audit_recipe("mnist"), tradeoff_recipe("mnist"), zoo_recipe(), audit_zoo_recipe(), mixing_recipe("mnist"),
-    uncertainty_recipe(), cohen_recipe())}
+    uncertainty_measures_recipe(), audit_recipe("mnist"), tradeoff_recipe("mnist"), zoo_recipe(), audit_zoo_recipe(),
+    mixing_recipe("mnist"), uncertainty_recipe(), cohen_recipe())}
 
 __all__ = ["RECIPES", "Output", "Recipe", "Settings", "Step", "check_docs", "find_quotes", "read_outputs",
            "regenerate_docs", "run_parallel", "run_recipe", "write_outputs"]

@@ -7,25 +7,28 @@ that the base model rejects 5, 10, 20 and 30% of them; one sampling pass serves 
 n = 100,000, α = 0.001 on every 10th of the 2,000 MNIST test images (200), sampled under bf16 autocast
 (``--precision bf16``: the certificates are those of the model as it runs, and on MNIST inputs the radii moved
 by at most 0.002 from fp32's, τ not at all; it is 1.6× faster on an Intel Xeon with AMX, 24,000 against 14,700
-samples per second).
+samples per second). Before the sweep, one ``smoothcert uncertainty ood`` per model (entropy and 1 − max p; the
+first 200 test images against 200 images of each OOD set, drawn with seed S; 100 noisy copies each; τ of the ⊥
+fraction rejecting 10% of noisy copies of 500 held-out test images), so that ``--only 'seed_*/*/ood'`` trains and
+scores without the sweeps.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..analysis.intervals import Estimate, seed_input_bootstrap
-from ..analysis.results import read_results
-from ..analysis.uncertainty import label_radius
 from .recipe import Output, Recipe, Settings, Step
+from .uncertainty_tables import ood_table, per_input, tau_of
 
 SEEDS = (0, 1, 2)
 MODELS = {"noise": 0.25, "standard": 0.0}  # model → its training noise σ
 SIGMA = 0.25
 REJECT_RATES = (0.05, 0.1, 0.2, 0.3)
+#: The OOD scoring: measures, and the rejection rate of the τ of its ⊥ fraction.
+OOD_MEASURES, OOD_RATE = ("entropy", "max_prob"), 0.1
 
 
 def _steps(out: Path, settings: Settings) -> list[Step]:
@@ -37,6 +40,9 @@ def _steps(out: Path, settings: Settings) -> list[Step]:
         data = settings.data_options()
         train, sweep = ["--epochs", "10", "--lr", "0.001"], ["--n", "100000", "--n0", "100", "--skip", "10"]
     sweep = [*sweep, "--precision", "bf16"]
+    ood = (["--samples", "10", "--in-count", "20", "--ood-count", "20", "--quiet"] if settings.small else
+           ["--samples", "100", "--in-count", "200", "--ood-count", "200", "--calibration-inputs", "500",
+            "--calibration-samples", "8"])
     steps = []
     for seed in SEEDS:
         for model, train_sigma in MODELS.items():
@@ -45,20 +51,17 @@ def _steps(out: Path, settings: Settings) -> list[Step]:
                                                              f"{train_sigma:g}", *train, "--seed", str(seed),
                                                              "--out", str(d / "model")),
                               done=d / "model.safetensors", resume_marker=d / "model.state.json"))
+            steps.append(Step(f"seed_{seed}/{model}/ood", (
+                "uncertainty", "ood", *data, "--checkpoint", str(d / "model"), "--sigma", f"{SIGMA:g}", "--measures",
+                ",".join(OOD_MEASURES), "--reject-rate", f"{OOD_RATE:g}", *ood, "--seed", str(seed),
+                "--out", str(d / "ood")),
+                done=d / "ood" / "auroc.md", resume_marker=d / "ood" / "scores.tsv"))
             steps.append(Step(f"seed_{seed}/{model}/sweep", (
                 "uncertainty", "sweep", *data, "--checkpoint", str(d / "model"), "--sigma", f"{SIGMA:g}",
                 "--measure", "entropy", "--reject-rates", ",".join(f"{r:g}" for r in REJECT_RATES), *sweep,
                 "--failure-prob", "0.001", "--seed", str(seed), "--out", str(d / "sweep")),
                 done=d / "sweep" / "summary.md", resume_marker=d / "sweep"))
     return steps
-
-
-def _radii(sweep: Path, rate: float) -> np.ndarray:
-    """[N, 2] (R_cohen, R_ii) of the true label per input (0 where not certified), inputs by index, at the τ
-    calibrated to rejection rate ``rate``."""
-    res = read_results(sweep / f"tau_{_tau(sweep, rate):g}.tsv")
-    order = np.argsort(res.idx)
-    return np.stack([np.nan_to_num(label_radius(res, c), nan=0.0)[order] for c in ("cohen", "ii")], axis=1)
 
 
 def _mean(column: int):
@@ -80,7 +83,7 @@ Radii = dict[tuple[str, float], list[np.ndarray]]
 
 def _load(out: Path) -> Radii:
     """Every sweep's radii, each file read once."""
-    return {(model, rate): [_radii(out / f"seed_{s}" / model / "sweep", rate) for s in SEEDS]
+    return {(model, rate): [per_input(out / f"seed_{s}" / model / "sweep", rate) for s in SEEDS]
             for model in MODELS for rate in REJECT_RATES}
 
 
@@ -126,33 +129,38 @@ def comparison_table(gains: Gains) -> str:
     return "\n".join(lines)
 
 
-def _tau(sweep: Path, rate: float) -> float:
-    """The τ that ``sweep`` calibrated to rejection rate ``rate``."""
-    calibration = json.loads(next(sweep.glob("tau_*.json")).read_text())["tau_calibration"]
-    return calibration["taus"][calibration["reject_rates"].index(rate)]
-
-
 #: The rejection rate of the figure the docs show.
 FIGURE_RATE = 0.1
 
 
 def _tabulate(out: Path, settings: Settings) -> dict[str, Output]:
-    runs = tuple(out / f"seed_{s}" / m / "sweep" for s in SEEDS for m in MODELS)
-    radii = _load(out)
-    gains = {key: seed_input_bootstrap(values, _gain) for key, values in radii.items()}
-    sweep = out / f"seed_{SEEDS[0]}" / "noise" / "sweep"
-    figure = sweep / f"radii_tau_{_tau(sweep, FIGURE_RATE):g}.png"
-    return {"radii": Output(radii_table(radii, gains), runs), "comparison": Output(comparison_table(gains), runs),
+    """Every output whose runs are finished: the radii from the sweeps, the OOD table from the OOD scorings."""
+    done = {s.name for s in _steps(out, settings) if s.finished()}
+    outputs = {}
+    if all(f"seed_{s}/{m}/sweep" in done for s in SEEDS for m in MODELS):
+        runs = tuple(out / f"seed_{s}" / m / "sweep" for s in SEEDS for m in MODELS)
+        radii = _load(out)
+        gains = {key: seed_input_bootstrap(values, _gain) for key, values in radii.items()}
+        sweep = out / f"seed_{SEEDS[0]}" / "noise" / "sweep"
+        figure = sweep / f"radii_tau_{tau_of(sweep, FIGURE_RATE):g}.png"
+        outputs |= {
+            "radii": Output(radii_table(radii, gains), runs), "comparison": Output(comparison_table(gains), runs),
             "figure_radii": Output(f"![MNIST, noise-trained LeNet, seed {SEEDS[0]}: certified accuracy of R_cohen, "
                                    f"R_i and R_ii at τ for {FIGURE_RATE:.0%} rejection, n = 100,000]"
                                    "(figures/uncertainty/mnist_n100k_radii_seed0.png)", (sweep,),
                                    files=((figure, "figures/uncertainty/mnist_n100k_radii_seed0.png"),))}
+    if all(f"seed_{s}/{m}/ood" in done for s in SEEDS for m in MODELS):
+        folders = {m: [out / f"seed_{s}" / m / "ood" for s in SEEDS] for m in MODELS}
+        models = {m: (f"LeNet, {m}", OOD_MEASURES) for m in MODELS}
+        outputs["ood"] = Output(ood_table(models, folders.__getitem__, SEEDS, data="MNIST test images",
+                                          sigma=SIGMA, rate=OOD_RATE), tuple(f for fs in folders.values() for f in fs))
+    return outputs
 
 
 def uncertainty_recipe() -> Recipe:
     return Recipe(name="uncertainty-mnist", summary="R_ii against R_cohen on MNIST at n = 100,000 (200 images), "
                                                     "τ at 5/10/20/30% rejection, noise-trained and standard models, "
-                                                    "3 seeds",
-                  outputs=("radii", "comparison", "figure_radii"), steps=_steps, tabulate=_tabulate,
-                  needs_mnist=Settings.needs_mnist,
+                                                    "3 seeds; OOD AUROCs of both",
+                  outputs=("radii", "comparison", "figure_radii", "ood"), steps=_steps, tabulate=_tabulate,
+                  needs_mnist=Settings.needs_mnist, partial=True,
                   report=lambda out, settings: [out / f"seed_{s}" / m / "sweep" for s in SEEDS for m in MODELS])
