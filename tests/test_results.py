@@ -272,14 +272,14 @@ def check_uncertainty_digits(out: Path, outputs: dict) -> None:
     from smoothcert.analysis import read_results
     from smoothcert.analysis.uncertainty import radius_comparison
     from smoothcert.results import uncertainty_measures as ud
-    from smoothcert.results.uncertainty_tables import OOD_SETS, tau_of
-    from smoothcert.studies.uncertainty.ood import auroc, read_scores
+    from smoothcert.results.uncertainty_tables import tau_of
+    from smoothcert.studies.uncertainty.ood import OOD_SETS, SCORE_KINDS, auroc, read_scores
 
     rows = iter(_cells(outputs["ood"]["text"]))
     for model, (_, measures) in ud.OOD_MODELS.items():
         scores = [read_scores(out / f"seed_{s}" / f"ood_{model}" / "scores.tsv") for s in ud.SEEDS]
         for measure in measures:
-            for kind in ("clean", "mean_u", "frac_uncertain"):
+            for kind in SCORE_KINDS:
                 key, row = f"{kind}_{measure}", next(rows)
                 assert row[1:3] == [measure, kind]
                 expected = [np.mean([auroc(sc["test"][key], sc[o][key]) for sc in scores]) for o in OOD_SETS]

@@ -12,10 +12,7 @@ import numpy as np
 from ..analysis.intervals import auroc, seed_input_bootstrap
 from ..analysis.results import read_results
 from ..analysis.uncertainty import CERTIFICATES, label_radius
-
-#: The OOD sets every recipe scores, and the three scores of each (smoothcert uncertainty ood).
-OOD_SETS = ("letters", "photos", "uniform")
-SCORE_KINDS = ("clean", "mean_u", "frac_uncertain")
+from ..studies.uncertainty.ood import OOD_SETS, SCORE_KINDS, read_scores
 
 
 def tau_of(sweep: Path, rate: float) -> float:
@@ -43,8 +40,6 @@ def seeds_note(seeds: Sequence[int], what: str = "Each number") -> str:
 def _ood_values(folders: Sequence[Path], key: str) -> list[np.ndarray]:
     """Per seed (one OOD folder each) [N, 1 + sets]: the score ``key`` of the N in-distribution images and of the
     N images of each OOD set."""
-    from ..studies.uncertainty.ood import read_scores
-
     values = []
     for folder in folders:
         scores = read_scores(folder / "scores.tsv")
