@@ -18,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import digits_lenet, mnist_cnn, parse_and_report
 from scipy.stats import beta, norm
 
 from smoothcert import Smooth
-from smoothcert.accelerate import cpu_features, cpu_name
 from smoothcert.data import load_digits, load_mnist
-from smoothcert.models import build_model
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
@@ -84,29 +83,21 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--sigma", type=float, default=0.25)
     parser.add_argument("--alpha", type=float, default=0.001)
-    parser.add_argument("--batch-size", default="auto", type=lambda v: v if v == "auto" else int(v),
-                        help="smoothcert's samples per forward pass, or auto (measured, not timed)")
     parser.add_argument("--loop-batch", type=int, default=1000, help="the loop's batch (reference default)")
-    parser.add_argument("--models", default="digits,mnist")
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"machine: {cpu_name()} ({' '.join(cpu_features())}), {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, device cpu")
+    args = parse_and_report(parser)
     print(f"CERTIFY n0={args.n0} n={args.n:,} on {args.inputs} inputs; samples/s (higher is better)")
     print(f"{'model':<28} {'loop':>12} {'engine':>12} {'ratio':>7} {'compiled':>12} {'ratio':>7}")
     torch.manual_seed(0)
     if "digits" in args.models:
         data = load_digits()
-        model = build_model("lenet", (1, 8, 8), 10, [0.3], [0.4])
+        model = digits_lenet()
         measure("digits CNN (LeNet, 8x8)", model, data.x_test[: args.inputs], args)
     if "mnist" in args.models:
         if MNIST_DIR.is_dir():
             x = load_mnist(MNIST_DIR).x_test[: args.inputs]
         else:
             x = torch.rand(args.inputs, 1, 28, 28)
-        model = build_model("cnn", (1, 28, 28), 10, [0.13], [0.31])
+        model = mnist_cnn()
         measure("MNIST CNN (conv32-64-fc128)", model, x, args)
 
 

@@ -19,10 +19,9 @@ import time
 
 import numpy as np
 import torch
+from common import digits_lenet, mnist_cnn, parse_and_report
 
-from smoothcert.accelerate import cpu_features, cpu_name
 from smoothcert.engine import Engine
-from smoothcert.models import build_model
 from smoothcert.noise import GaussianNoise
 from smoothcert.sampling import ArgmaxOutcome, make_generators
 from smoothcert.uncertainty.outcome import UncertaintyOutcome
@@ -74,21 +73,14 @@ def main() -> None:
     parser.add_argument("--mnist-inputs", type=int, default=2, help="MNIST inputs (its CNN is ~50x slower)")
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--batch-size", default="auto", type=lambda v: v if v == "auto" else int(v))
     parser.add_argument("--compile", action="store_true", help="run the model through torch.compile")
-    parser.add_argument("--models", default="digits,mnist")
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"machine: {cpu_name()} ({' '.join(cpu_features())}), {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, device cpu")
+    args = parse_and_report(parser)
     torch.manual_seed(0)
     if "digits" in args.models:
-        model = build_model("lenet", (1, 8, 8), 10, [0.3], [0.4])
+        model = digits_lenet()
         measure("digits CNN (LeNet, 1×8×8)", model, torch.rand(args.inputs, 1, 8, 8), args)
     if "mnist" in args.models:
-        model = build_model("cnn", (1, 28, 28), 10, [0.13], [0.31])
+        model = mnist_cnn()
         measure("MNIST CNN (conv32–conv64–fc128–fc10, 1×28×28)", model, torch.rand(args.mnist_inputs, 1, 28, 28),
                 args)
 
