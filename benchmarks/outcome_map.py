@@ -26,7 +26,7 @@ from smoothcert.noise import GaussianNoise
 from smoothcert.sampling import ArgmaxOutcome, make_generators
 from smoothcert.uncertainty.outcome import UncertaintyOutcome
 
-#: Six τ between the rejection rates' typical thresholds; any six give the same work (one bucketize).
+#: Six increasing thresholds (in the range of every measure's u): the map's work is one bucketize whatever they are.
 SWEEP = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 
