@@ -26,7 +26,7 @@ from smoothcert.noise import GaussianNoise
 from smoothcert.sampling import ArgmaxOutcome, make_generators
 from smoothcert.uncertainty.outcome import UncertaintyOutcome
 
-#: Six increasing thresholds (in the range of every measure's u): the map's work is one bucketize whatever they are.
+#: Six increasing thresholds; the map's work is one bucketize of u whatever they are (some lie above a measure's range).
 SWEEP = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 
