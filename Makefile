@@ -4,7 +4,6 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
-RESULTS_STAMP := $(VENV)/.installed-results
 # The HTML report's browser test runs Debian's Chromium (tests/test_report_browser.py), driven by Playwright.
 CHROMIUM   ?= /usr/bin/chromium
 
@@ -40,12 +39,7 @@ test: $(TEST_STAMP) browser
 # JOBS=N runs N commands at once (independent seeds and models; for more cores or a GPU).
 DATA_DIR ?= ../shared/data/mnist
 JOBS ?= 1
-# The mixing recipes run AutoAttack through the `autoattack` extra (ART).
-$(RESULTS_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e ".[autoattack]"
-	touch $(RESULTS_STAMP)
-
-results: $(RESULTS_STAMP)
+results: $(STAMP)
 	$(VENV)/bin/smoothcert results run --data-dir $(DATA_DIR) --jobs $(JOBS)
 	$(VENV)/bin/smoothcert results docs
 	$(VENV)/bin/smoothcert results check

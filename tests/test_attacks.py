@@ -8,20 +8,24 @@ import torch
 from smoothcert import Smooth
 from smoothcert.attacks import (
     AttackConfig,
+    AutoAttackConfig,
     SoftSmoothed,
     apgd,
-    art_available,
     autoattack,
     checkpoints,
     dlr_from_logits,
     flat_norm,
     loss_and_grad,
+    margin,
     pgd,
     predictions,
     project,
     random_start,
     resolve_loss,
     smoothadv,
+    square_attack,
+    square_fraction,
+    targeted_dlr_from_logits,
     worst_case_correct,
 )
 from smoothcert.data import load_dataset
@@ -186,18 +190,163 @@ def test_smoothadv_breaks_the_smoothed_classifier_of_an_undefended_model(digits_
     assert smoothed_accuracy(adv) <= 0.1
 
 
-# --- optional AutoAttack ----------------------------------------------------------------------------------------
+# --- Square Attack, APGD-T and the AutoAttack ensemble --------------------------------------------------------
 
-def test_autoattack_is_optional(digits_model):
+class _QuantizedLinear(torch.nn.Module):
+    """Logits W·q(x) + b of images [N, 1, 8, 8] with q(x) = ⌊16x⌋/16: piecewise constant, so every input gradient
+    is 0 and gradient attacks see nothing; with ``levels`` = 0, plain W·x + b."""
+
+    def __init__(self, levels: int = 16, seed: int = 0) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.w = torch.nn.Parameter(torch.randn(10, 64, generator=gen))
+        self.b = torch.nn.Parameter(torch.zeros(10))
+        self.levels = levels
+
+    def quantize(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.floor(x * self.levels).clamp(max=self.levels - 1) / self.levels if self.levels else x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.quantize(x).flatten(1) @ self.w.T + self.b
+
+    @torch.no_grad()
+    def breakable(self, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
+        """Exactly which inputs [N] (bool) some x' with ‖x' − x‖∞ ≤ ε in [0, 1] misclassifies: the worst margin
+        against class j is Σ_i min(d_i q(lo_i), d_i q(hi_i)) with d = w_y − w_j, since q is monotone."""
+        lo, hi = self.quantize((x - eps).clamp(0, 1)).flatten(1), self.quantize((x + eps).clamp(0, 1)).flatten(1)
+        d = self.w[y][:, None, :] - self.w[None, :, :]  # [N, C, 64]
+        worst = torch.minimum(d * lo[:, None, :], d * hi[:, None, :]).sum(-1) + (self.b[y][:, None] - self.b)
+        worst.scatter_(1, y[:, None], float("inf"))
+        return worst.amin(dim=1) < -1e-4  # clear of ties, which float sums cannot settle
+
+
+@pytest.fixture(scope="module")
+def linear_problem():
+    """400 random images [400, 1, 8, 8]; each test labels them with its model's own clean predictions."""
+    return torch.rand(400, 1, 8, 8, generator=torch.Generator().manual_seed(1)), None
+
+
+def _labelled(model, x):
+    with torch.no_grad():
+        return model(x).argmax(1)
+
+
+def _in_threat_model(adv, x, eps):
+    return bool(torch.all((adv - x).abs() <= eps + 1e-6) and torch.all((adv >= 0) & (adv <= 1)))
+
+
+def test_square_fraction_follows_the_papers_schedule():
+    """p_init up to query 10 of 10,000, halved at 10, 50, 200, 500, 1k, 2k, 4k, 6k, 8k; rescaled to the budget."""
+    assert square_fraction(0.8, 10, 10_000) == 0.8
+    assert square_fraction(0.8, 11, 10_000) == 0.4
+    assert square_fraction(0.8, 501, 10_000) == pytest.approx(0.8 / 16)
+    assert square_fraction(0.8, 9_999, 10_000) == pytest.approx(0.8 / 512)
+    assert square_fraction(0.8, 251, 5_000) == square_fraction(0.8, 502, 10_000)  # rescaled
+
+
+def test_square_attack_breaks_a_model_gradients_cannot_see(linear_problem):
+    """On a quantized linear model (zero gradients) APGD breaks nothing it was not handed, while Square breaks
+    nearly all the inputs that are breakable, computed exactly, and stays in the ball and the box."""
+    x, _ = linear_problem
+    model = _QuantizedLinear(levels=16).eval()
+    y = _labelled(model, x)
+    eps = 0.08
+    can = model.breakable(x, y, eps)
+    assert 0.2 < can.float().mean() < 0.95  # the problem decides something
+    gen = torch.Generator().manual_seed(0)
+    adv = square_attack(model, x, y, eps, queries=1000, generator=gen)
+    assert _in_threat_model(adv, x, eps)
+    broken = _labelled(model, adv) != y
+    assert not bool((broken & ~can).any())  # soundness of the exact count, and of the threat model
+    assert broken[can].float().mean() >= 0.9
+    by_gradient = _labelled(model, apgd(model, x, y, eps, steps=20, generator=gen)) != y
+    assert by_gradient.float().mean() < 0.5 * broken.float().mean()
+
+
+def test_square_attack_is_deterministic_for_a_seed_and_its_margin_tells_the_broken_inputs(linear_problem):
+    x, _ = linear_problem
+    model = _QuantizedLinear(levels=16).eval()
+    y = _labelled(model, x)
+    runs = [square_attack(model, x, y, 0.03, queries=200, generator=torch.Generator().manual_seed(3))
+            for _ in range(2)]
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], x)
+    with torch.no_grad():
+        m = margin(model(runs[0]), y)
+    assert bool(((m < 0) == (_labelled(model, runs[0]) != y)).all())
+
+
+def test_square_attack_refuses_what_it_does_not_do(linear_problem):
+    x, _ = linear_problem
+    model = _QuantizedLinear().eval()
+    y = _labelled(model, x)
+    with pytest.raises(InvalidArgumentError, match="ℓ∞"):
+        square_attack(model, x, y, 0.1, norm="l2")
+    with pytest.raises(InvalidArgumentError, match="images"):
+        square_attack(model, x.flatten(1), y, 0.1)
+    with pytest.raises(InvalidArgumentError, match="queries"):
+        square_attack(model, x, y, 0.1, queries=0)
+
+
+def test_targeted_dlr_is_invariant_to_shift_and_scale_and_signs_the_target_margin():
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(50, 10, generator=gen)
+    y = torch.randint(0, 10, (50,), generator=gen)
+    t = (y + 1 + torch.randint(0, 9, (50,), generator=gen)) % 10
+    v = targeted_dlr_from_logits(z, y, t)
+    assert torch.allclose(targeted_dlr_from_logits(3.0 * z - 7.0, y, t), v, atol=1e-5)
+    z_y, z_t = z.gather(1, y[:, None]).squeeze(1), z.gather(1, t[:, None]).squeeze(1)
+    assert torch.equal(v > 0, z_t > z_y)
+    with pytest.raises(InvalidArgumentError, match="4 classes"):
+        targeted_dlr_from_logits(z[:, :3], y % 3, (y + 1) % 3)
+
+
+def test_apgd_t_moves_inputs_towards_their_target(linear_problem):
+    """APGD-T on a linear model: each broken input lands in its target class far more often than chance."""
+    x, _ = linear_problem
+    model = _QuantizedLinear(levels=0).eval()
+    y = _labelled(model, x)
+    with torch.no_grad():
+        second = model(x).scatter(1, y[:, None], float("-inf")).argmax(1)
+    adv = apgd(model, x, y, 0.05, loss="dlr", targets=second, steps=30, generator=torch.Generator().manual_seed(0))
+    pred = _labelled(model, adv)
+    assert _in_threat_model(adv, x, 0.05)
+    assert (pred != y).float().mean() > 0.2
+    assert (pred[pred != y] == second[pred != y]).float().mean() > 0.8
+    with pytest.raises(InvalidArgumentError, match="targets"):
+        apgd(model, x, y, 0.05, loss="ce", targets=second)
+    with pytest.raises(InvalidArgumentError, match="targets"):
+        apgd(model, x, y, 0.05, loss="dlr", targets=y)
+
+
+@pytest.mark.parametrize("levels", [0, 16])
+def test_autoattack_reaches_the_exact_robust_accuracy_of_a_linear_model(linear_problem, levels):
+    """The ensemble's robust accuracy on a (quantized) linear model is never below the exact one (soundness)
+    and within 3 points above it (strength): with gradients (levels 0) and without (levels 16, Square's job)."""
+    x, _ = linear_problem
+    model = _QuantizedLinear(levels=levels).eval()
+    y = _labelled(model, x)
+    eps = 0.06
+    exact = 1 - model.breakable(x, y, eps).float().mean().item()
+    config = AutoAttackConfig(apgd_iter=30, target_classes=3, square_queries=1000)
+    adv = autoattack(model, x, y, eps, config=config, seed=0)
+    assert _in_threat_model(adv, x, eps)
+    robust = accuracy(model, adv, y)
+    assert exact - 1e-9 <= robust <= exact + 0.03, (robust, exact)
+
+
+def test_autoattack_breaks_an_undefended_lenet_and_names_its_members(digits_model):
     model, x, y = digits_model
-    if not art_available():
-        with pytest.raises(InvalidArgumentError, match="adversarial-robustness-toolbox"):
-            autoattack(model, x[:4], y[:4], 0.3)
-        return
-    from smoothcert.attacks import AutoAttackConfig
-
-    adv = autoattack(model, x[:20], y[:20], 0.3, config=AutoAttackConfig(apgd_iter=10, square_queries=50))
+    config = AutoAttackConfig(apgd_iter=10, target_classes=2, square_queries=50)
+    adv = autoattack(model, x[:20], y[:20], 0.3, config=config)
     assert accuracy(model, adv, y[:20]) <= 0.1
+    assert config.describe("linf") == \
+        "APGD-CE (10 it × 1) + APGD-T (2 targets × 10 it) + Square (50 queries, p_init 0.8)"
+    assert "Square" not in config.describe("l2")
+    adv2 = autoattack(model, x[:20], y[:20], 2.0, norm="l2", config=config)
+    assert bool(torch.all(flat_norm(adv2 - x[:20], "l2") <= 2.0 + 1e-4))
+    with pytest.raises(InvalidArgumentError, match="budgets"):
+        AutoAttackConfig(apgd_iter=0)
 
 
 def test_attack_names_say_what_ran():

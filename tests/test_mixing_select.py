@@ -131,6 +131,19 @@ def test_select_on_validation_then_evaluate_the_choice_on_test(run):
                   "--name", "x", *EVAL)
     assert both.exit_code == 2 and "--gamma-biases" in both.stderr
 
+    # AutoAttack on the four models the tables report: both base models and the two chosen mixtures.
+    ok(invoke("mix", "eval", "--run", run, "--selection", run / "selection.json", "--name", "aa", "--max", "8",
+              "--autoattack-max", "8", "--autoattack-alphas", "selection", "--autoattack-iter", "2",
+              "--autoattack-queries", "5", *EVAL))
+    aa_rows = read_eval_rows(run / "aa_autoattack.tsv")
+    assert {r["model"] for r in aa_rows} == {"standard", "robust", selection["fixed"]["model"],
+                                             selection["adaptive"]["model"]}
+    assert all("APGD-T" in r["attack"] and "Square (5 queries" in r["attack"] for r in aa_rows)
+    for args, fragment in ((["--autoattack-alphas", "selection"], "needs --selection"),
+                           (["--autoattack-alphas", "0.55"], "not among")):
+        refused = invoke("mix", "eval", "--run", run, "--name", "aa2", "--autoattack-max", "8", *args, *EVAL)
+        assert refused.exit_code == 2 and fragment in refused.stderr, refused.output
+
 
 def test_validation_needs_a_run_that_held_examples_out(tmp_path):
     folder = tmp_path / "plain"

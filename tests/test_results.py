@@ -318,9 +318,8 @@ def parse_only(argv: list[str]) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
-def test_every_full_scale_command_line_is_one_the_cli_accepts(name, tmp_path, monkeypatch):
+def test_every_full_scale_command_line_is_one_the_cli_accepts(name, tmp_path):
     """The full scale runs only in `make results` (hours): its command lines are at least valid ones."""
-    monkeypatch.setattr("smoothcert.results.mixing.art_available", lambda: True)  # the optional extra
     data = tmp_path / "mnist"
     data.mkdir()
     for step in RECIPES[name].all_steps(tmp_path / name, Settings(data_dir=data)):

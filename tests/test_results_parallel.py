@@ -195,17 +195,12 @@ def test_commands_run_smoothcert_with_its_output_in_the_log(tmp_path):
 def test_every_step_that_reads_another_steps_folder_runs_after_it_in_its_chain():
     """The chains of the real recipes: a step whose command line names the folder of an earlier step's output
     (a checkpoint, a run to evaluate) is in that step's chain, or waits for all (the report)."""
-    import smoothcert.results.mixing as mixing
 
     settings = Settings(scale="full", data_dir=MNIST)
     checked = 0
     for recipe in RECIPES.values():
-        if recipe.name.startswith("mixing-") and not mixing.art_available():
-            settings_here = Settings(scale="small", data_dir=MNIST)  # the same chains, no AutoAttack needed
-        else:
-            settings_here = settings
         out = Path("/runs") / recipe.name
-        steps = recipe.all_steps(out, settings_here)
+        steps = recipe.all_steps(out, settings)
         for j, later in enumerate(steps):
             for earlier in steps[:j]:
                 folder = earlier.done.parent

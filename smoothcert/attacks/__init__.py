@@ -1,4 +1,5 @@
-"""Adversarial attacks on base, mixed and smoothed classifiers: PGD, APGD, SmoothAdv, optional ART AutoAttack.
+"""Adversarial attacks on base, mixed and smoothed classifiers: PGD, APGD(-T), SmoothAdv, Square Attack and
+AutoAttack's ensemble.
 
 All attacks take a model mapping inputs in [0, 1] to logits (log-probabilities work too), inputs x [N, ...]
 and labels y [N], a radius ε (float or per input) and a norm ("linf" or "l2"); they return adversarial inputs
@@ -7,11 +8,21 @@ mixing network's α(x), and never accumulate into the model's parameters.
 """
 
 from .apgd import apgd, checkpoints
-from .autoattack import AutoAttackConfig, art_available, autoattack
-from .losses import AttackLoss, ce_loss, dlr_from_logits, dlr_loss, loss_and_grad, resolve_loss
+from .autoattack import AutoAttackConfig, autoattack
+from .losses import (
+    AttackLoss,
+    ce_loss,
+    dlr_from_logits,
+    dlr_loss,
+    loss_and_grad,
+    resolve_loss,
+    targeted_dlr_from_logits,
+    targeted_dlr_loss,
+)
 from .norms import NORMS, ascent_direction, check_norm, flat_norm, per_sample_eps, project, project_ball, random_start
 from .pgd import pgd
 from .smoothed import SoftSmoothed, smoothadv
+from .square import margin, square_attack, square_fraction
 from .suite import METHODS, AttackConfig, AttackFn, predictions, worst_case_correct
 
 __all__ = [
@@ -23,7 +34,6 @@ __all__ = [
     "AutoAttackConfig",
     "SoftSmoothed",
     "apgd",
-    "art_available",
     "ascent_direction",
     "autoattack",
     "ce_loss",
@@ -33,6 +43,7 @@ __all__ = [
     "dlr_loss",
     "flat_norm",
     "loss_and_grad",
+    "margin",
     "per_sample_eps",
     "pgd",
     "predictions",
@@ -41,5 +52,9 @@ __all__ = [
     "random_start",
     "resolve_loss",
     "smoothadv",
+    "square_attack",
+    "square_fraction",
+    "targeted_dlr_from_logits",
+    "targeted_dlr_loss",
     "worst_case_correct",
 ]

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..errors import InvalidArgumentError
-from .losses import AttackLoss, loss_and_grad, resolve_loss
+from .losses import AttackLoss, loss_and_grad, resolve_loss, targeted_dlr_loss
 from .norms import ascent_direction, check_norm, per_sample_eps, project, random_start, view_as_batch
 from .pgd import check_batch
 
@@ -43,8 +43,10 @@ def apgd(
     restarts: int = 1,
     keep: str = "best",
     generator: torch.Generator | None = None,
+    targets: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """APGD with the loss ``loss`` ("ce" → APGD-CE, "dlr" → APGD-DLR, or any AttackLoss).
+    """APGD with the loss ``loss`` ("ce" → APGD-CE, "dlr" → APGD-DLR, or any AttackLoss); with ``targets``
+    [N] (target classes ≠ y), APGD-T: the targeted DLR loss towards them (``loss`` must then be "dlr").
 
     Args:
         model: logits model, used in its current mode; x: inputs [N, ...] in [0, 1]; y: labels [N].
@@ -62,7 +64,13 @@ def apgd(
         raise InvalidArgumentError(f"need steps >= 1, restarts >= 1, 0 < rho < 1; got {steps}, {restarts}, {rho}")
     if keep not in ("best", "last"):
         raise InvalidArgumentError(f"keep must be 'best' or 'last', got {keep!r}")
-    loss_fn = resolve_loss(loss)
+    if targets is not None:
+        if loss != "dlr" or targets.shape != y.shape or bool((targets == y).any()):
+            raise InvalidArgumentError("targets need loss='dlr' and one target class per input, different from y")
+        loss_for = lambda rows: targeted_dlr_loss(targets[rows])  # noqa: E731 -- the targets of a sub-batch
+    else:
+        fixed = resolve_loss(loss)
+        loss_for = lambda rows: fixed  # noqa: E731
     x = x.detach()
     n = x.shape[0]
     e = per_sample_eps(eps, x)
@@ -74,7 +82,8 @@ def apgd(
         idx = (~fooled).nonzero().squeeze(1) if keep == "best" else torch.arange(n, device=x.device)
         if idx.numel() == 0:
             break
-        xs, ys = _run(model, loss_fn, x[idx], y[idx], e[idx], norm, steps, rho, marks, keep, generator)
+        xs, ys = _run(model, lambda rows, i=idx: loss_for(i[rows]), x[idx], y[idx], e[idx], norm, steps, rho, marks,
+                      keep, generator)
         better = (ys.wrong | (ys.loss > best_loss[idx])) & ~fooled[idx]
         best[idx[better]] = xs[better]
         best_loss[idx[better]] = ys.loss[better]
@@ -89,12 +98,13 @@ class _Best:
         self.loss, self.wrong = loss, wrong
 
 
-def _run(model, loss_fn, x, y, e, norm, steps, rho, marks, keep, generator):
-    """One APGD run on all of x; returns (best points [N, ...], _Best)."""
+def _run(model, loss_for, x, y, e, norm, steps, rho, marks, keep, generator):
+    """One APGD run on all of x; ``loss_for(rows)`` is the objective of the rows [M] of x. Returns
+    (best points [N, ...], _Best)."""
     n = x.shape[0]
     eta = 2.0 * e
     cur = random_start(x, e, norm, generator)
-    f_cur, g_cur, pred = loss_and_grad(loss_fn, model, cur, y)
+    f_cur, g_cur, pred = loss_and_grad(loss_for(torch.arange(n, device=x.device)), model, cur, y)
     x_max, f_max, g_max = cur.clone(), f_cur.clone(), g_cur.clone()
     wrong = pred != y
     first_wrong = cur.clone()  # the first misclassified point, where there is one
@@ -110,7 +120,7 @@ def _run(model, loss_fn, x, y, e, norm, steps, rho, marks, keep, generator):
         z = project(xa + view_as_batch(eta[idx], xa) * ascent_direction(g_cur[idx], norm), x[idx], ea, norm)
         a = 1.0 if k == 0 else MOMENTUM  # the first step has no momentum
         nxt = project(xa + a * (z - xa) + (1 - a) * (xa - prev[idx]), x[idx], ea, norm)
-        f_new, g_new, pred = loss_and_grad(loss_fn, model, nxt, y[idx])
+        f_new, g_new, pred = loss_and_grad(loss_for(idx), model, nxt, y[idx])
         rises[idx] += (f_new > f_cur[idx]).long()
         prev[idx], cur[idx], f_cur[idx], g_cur[idx] = xa, nxt, f_new, g_new
         up = f_new > f_max[idx]

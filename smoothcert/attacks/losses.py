@@ -44,6 +44,27 @@ def dlr_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.
     return dlr_from_logits(z, y), z
 
 
+def targeted_dlr_from_logits(z: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Targeted DLR (Croce & Hein 2020, APGD-T): −(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2) [N] for target classes
+    t [N]; needs C ≥ 4. Ascending it pushes the target class above the true one."""
+    if z.shape[1] < 4:
+        raise InvalidArgumentError(f"the targeted DLR loss needs at least 4 classes, the model has {z.shape[1]}")
+    top = z.sort(dim=1, descending=True).values
+    z_y = z.gather(1, y[:, None]).squeeze(1)
+    z_t = z.gather(1, t[:, None]).squeeze(1)
+    return -(z_y - z_t) / (top[:, 0] - (top[:, 2] + top[:, 3]) / 2 + 1e-12)
+
+
+def targeted_dlr_loss(targets: torch.Tensor) -> AttackLoss:
+    """The targeted DLR objective towards ``targets`` [N], aligned with the batch it is called on."""
+
+    def loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = model(x)
+        return targeted_dlr_from_logits(z, y, targets), z
+
+    return loss
+
+
 LOSSES: dict[str, AttackLoss] = {"ce": ce_loss, "dlr": dlr_loss}
 
 

@@ -28,11 +28,12 @@ class AttackConfig:
     """One attack, fully specified except for ε.
 
     Attributes:
-        method: "pgd" (CE loss, step 2.5ε/steps, random start), "apgd-ce", "apgd-dlr" or "autoattack" (ART).
+        method: "pgd" (CE loss, step 2.5ε/steps, random start), "apgd-ce", "apgd-dlr" or "autoattack" (the
+            ensemble of :mod:`smoothcert.attacks.autoattack`).
         norm: "linf" or "l2".
         steps: iterations (ignored by "autoattack", which uses ``autoattack_config``).
         restarts: random starts.
-        autoattack_config: budgets of the ART ensemble.
+        autoattack_config: budgets of that ensemble.
     """
 
     method: str = "pgd"
@@ -52,7 +53,7 @@ class AttackConfig:
         """E.g. 'PGD-ℓ∞, 20 steps of 2.5ε/20, 1 restart, CE loss'."""
         n = _NORM_TEXT[self.norm]
         if self.method == "autoattack":
-            return f"AutoAttack-{n} ({self.autoattack_config.describe()})"
+            return f"AutoAttack-{n} ({self.autoattack_config.describe(self.norm)})"
         loss = objective or ("DLR" if self.method == "apgd-dlr" else "CE")
         if self.method == "pgd":
             return (f"PGD-{n}, {self.steps} steps of {STEP_FACTOR:g}ε/{self.steps}, {self.restarts} restart(s), "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -100,7 +101,10 @@ def train_cmd(**o) -> None:
 @click.option("--steps", type=int, default=20, show_default=True, help="Iterations of each attack.")
 @click.option("--max", "max_inputs", type=int, default=500, show_default=True, help="First MAX test inputs.")
 @click.option("--autoattack-max", type=int, default=0, show_default=True,
-              help="Also run ART AutoAttack (optional package) on this many inputs at the largest ε.")
+              help="Also run AutoAttack's ensemble on this many inputs at the largest ε.")
+@click.option("--autoattack-alphas", default=None,
+              help="The fixed α AutoAttack attacks (default: all of --mixing-alphas): a list, or 'selection' for "
+                   "the fixed α of --selection. The base models and the adaptive mixture are always attacked.")
 @click.option("--autoattack-iter", type=int, default=100, show_default=True)
 @click.option("--autoattack-queries", type=int, default=5000, show_default=True)
 @click.option("--batch-size", type=int, default=250, show_default=True)
@@ -141,7 +145,14 @@ def eval_cmd(**o) -> None:
                  if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT]
         if given:
             raise InvalidArgumentError(f"--selection sets the adaptive mixture; do not also give {', '.join(given)}")
-        plan = apply_selection(plan, read_selection(o["selection"]))
+        selection = read_selection(o["selection"])
+        plan = apply_selection(plan, selection)
+    if o["autoattack_alphas"] == "selection":
+        if not o["selection"]:
+            raise InvalidArgumentError("--autoattack-alphas selection needs --selection")
+        plan = replace(plan, autoattack_alphas=[selection["fixed"]["alpha"]])
+    elif o["autoattack_alphas"] is not None:
+        plan = replace(plan, autoattack_alphas=parse_floats(o["autoattack_alphas"], "--autoattack-alphas"))
     run = Path(o["run_dir"])
     _echo(eval_run(run, plan, data_dir=o["data_dir"], download=o["download"], device=pick_device(o["device"]),
                    resume=o["resume"], overwrite=o["overwrite"], progress=not o["quiet"], echo=click.echo))

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...attacks import AttackConfig, AutoAttackConfig, art_available
+from ...attacks import AttackConfig, AutoAttackConfig
 from ...backends import Backend, ModelSource
 from ...certificates.mixture import check_mixing_alpha
 from ...data import Dataset, hold_out, load_dataset
@@ -247,7 +247,8 @@ class EvalPlan:
     """What ``mix eval`` measures: every model (standard, robust, the fixed-α sweep, one adaptive mixture per
     γ bias and α range) at every ε, under the attack sequence ``attacks``, on the first ``max_inputs`` inputs of
     ``split`` (``"test"``, or ``"validation"``: the examples ``mix train --validation-size`` held out);
-    ``name`` names the results files."""
+    ``name`` names the results files. AutoAttack (``autoattack_inputs`` > 0) attacks the base models, the adaptive
+    mixtures and the fixed α in ``autoattack_alphas`` (default: every α of the sweep)."""
 
     eps: Sequence[float] = (0.1, 0.2, 0.3)
     alphas: Sequence[float] = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -260,6 +261,7 @@ class EvalPlan:
     max_inputs: int = 500
     autoattack_inputs: int = 0
     autoattack: AutoAttackConfig = field(default_factory=AutoAttackConfig)
+    autoattack_alphas: Sequence[float] | None = None
     batch_size: int = 250
     seed: int = 0
     name: str = "eval"
@@ -274,6 +276,10 @@ class EvalPlan:
         check_count("steps", self.steps)
         check_count("max_inputs", self.max_inputs)
         check_int("autoattack_inputs", self.autoattack_inputs, minimum=0)
+        missing = [a for a in self.autoattack_alphas or () if not any(abs(a - b) < 1e-12 for b in self.alphas)]
+        if missing:
+            raise InvalidArgumentError(f"AutoAttack's fixed α {', '.join(f'{a:g}' for a in missing)} are not among "
+                                       f"the evaluated α {', '.join(f'{a:g}' for a in self.alphas)}")
         check_count("batch_size", self.batch_size)
         check_seed(self.seed)
         check_choice("split", self.split, SPLITS)
@@ -284,9 +290,6 @@ class EvalPlan:
                 raise InvalidArgumentError(f"an α range needs 0 ≤ LOW < HIGH ≤ 1, got ({lo:g}, {hi:g})")
         if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
             raise InvalidArgumentError(f"name takes letters, digits, - and _, got {self.name!r}")
-        if self.autoattack_inputs > 0 and not art_available():
-            raise InvalidArgumentError("AutoAttack needs the optional package adversarial-robustness-toolbox "
-                                       "(pip install adversarial-robustness-toolbox)")
         self.attack_configs()
         return self
 
@@ -323,6 +326,14 @@ def eval_entries(run: str | Path, data: Dataset, plan: EvalPlan, device: torch.d
     return entries
 
 
+def autoattack_entries(entries: Sequence[ModelEntry], plan: EvalPlan) -> list[ModelEntry]:
+    """The entries AutoAttack attacks: all but the fixed α outside ``plan.autoattack_alphas`` (when given)."""
+    if plan.autoattack_alphas is None:
+        return list(entries)
+    wanted = {f"fixed α={a:g}" for a in plan.autoattack_alphas}
+    return [e for e in entries if e.kind != "fixed" or e.name in wanted]
+
+
 def adaptive_name(bias: float, alpha_range: tuple[float, float]) -> str:
     """The model name of the adaptive mixture with γ bias ``bias`` and α range ``alpha_range`` in results."""
     lo, hi = alpha_range
@@ -341,7 +352,7 @@ def eval_run(run: str | Path, plan: EvalPlan, *, data: Dataset | None = None, da
     returned document); the plot ``tradeoff`` shows every evaluation in the run folder (so a later evaluation of
     other adaptive settings, under another ``name``, joins the same curve).
 
-    With ``autoattack_inputs`` > 0, every model is also attacked with the ART ensemble on that many inputs at
+    With ``autoattack_inputs`` > 0, every model is also attacked with AutoAttack's ensemble on that many inputs at
     the largest ε, into ``<name>_autoattack.tsv``. ``data``: the run's data set (default: loaded with
     :func:`run_dataset`).
     """
@@ -367,8 +378,9 @@ def eval_run(run: str | Path, plan: EvalPlan, *, data: Dataset | None = None, da
         aa_eps = max(plan.eps)
         xa, ya = x[: plan.autoattack_inputs], y[: plan.autoattack_inputs]
         aa_out = run / f"{plan.name}_autoattack.tsv"
-        echo(f"AutoAttack (ART) on {len(entries)} models, {len(xa)} inputs, ε = {aa_eps:g} …")
-        evaluate_robustness(entries, xa, ya, [aa_eps], [AttackConfig("autoattack", norm=plan.norm,
+        aa_entries = autoattack_entries(entries, plan)
+        echo(f"AutoAttack on {len(aa_entries)} models, {len(xa)} inputs, ε = {aa_eps:g} …")
+        evaluate_robustness(aa_entries, xa, ya, [aa_eps], [AttackConfig("autoattack", norm=plan.norm,
                                                                      autoattack_config=plan.autoattack)],
                             aa_out, seed=plan.seed, arguments=arguments, resume=resume, overwrite=overwrite,
                             progress=progress, context=context)
@@ -522,7 +534,7 @@ def tradeoff_report(rows: Sequence[dict], eps_values: Sequence[float], data: Dat
         Paragraph(f"Attack time of all rows: {seconds:.0f} s."),
     ]
     if autoattack:
-        blocks.append(Section("AutoAttack (ART)", [Table(
+        blocks.append(Section("AutoAttack", [Table(
             ["model", "setting", "ε", "inputs", "clean", "robust", "attack"],
             [[r["model"], r["setting"], r["eps"], r["n"], r["clean_accuracy"], r["robust_accuracy"], r["attack"]]
              for r in autoattack])]))
