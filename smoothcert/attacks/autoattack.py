@@ -39,8 +39,11 @@ class AutoAttackConfig:
     square_p_init: float = 0.8
 
     def __post_init__(self) -> None:
-        if min(self.apgd_iter, self.apgd_restarts, self.square_queries) < 1 or self.target_classes < 0:
-            raise InvalidArgumentError(f"AutoAttack budgets must be >= 1 (target classes >= 0), got {self}")
+        bad = [f"{k} = {v}" for k, v in (("apgd_iter", self.apgd_iter), ("apgd_restarts", self.apgd_restarts),
+                                           ("square_queries", self.square_queries)) if v < 1]
+        bad += [f"target_classes = {self.target_classes}"] if self.target_classes < 0 else []
+        if bad:
+            raise InvalidArgumentError(f"AutoAttack budgets must be >= 1 (target classes >= 0), got {', '.join(bad)}")
         if not 0 < self.square_p_init <= 1:
             raise InvalidArgumentError(f"square_p_init must be in (0, 1], got {self.square_p_init}")
 

@@ -105,8 +105,10 @@ def train_cmd(**o) -> None:
 @click.option("--autoattack-alphas", default=None,
               help="The fixed α AutoAttack attacks (default: all of --mixing-alphas): a list, or 'selection' for "
                    "the fixed α of --selection. The base models and the adaptive mixture are always attacked.")
-@click.option("--autoattack-iter", type=int, default=100, show_default=True)
-@click.option("--autoattack-queries", type=int, default=5000, show_default=True)
+@click.option("--autoattack-iter", type=int, default=100, show_default=True,
+              help="Iterations of APGD-CE and of APGD-T per target class (fewer: a weaker check, so reported).")
+@click.option("--autoattack-queries", type=int, default=5000, show_default=True,
+              help="Queries of the Square Attack per input (ℓ∞ only).")
 @click.option("--batch-size", type=int, default=250, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--name", default="eval", show_default=True,
