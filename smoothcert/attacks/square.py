@@ -2,10 +2,11 @@
 search that needs no gradient, so it sees through gradient masking.
 
 Each query proposes, for every input still correctly classified, a square window of side s at a random place
-whose pixels are moved to the opposite vertex of the ℓ∞ ball (±ε per channel, one random sign per channel),
-and keeps the proposal when it lowers the margin loss z_y − max_{i≠y} z_i. The window's area follows the paper's
-schedule p (the fraction of pixels, halved at fixed fractions of the budget). Windows are drawn per input, as in
-the paper's algorithm; one forward pass per query runs on the inputs not yet broken, which leave the search.
+whose pixels are moved to a vertex of the ℓ∞ ball (±ε per channel, one random sign per channel, so that the
+window changes), and keeps the proposal when it lowers the margin loss z_y − max_{i≠y} z_i. The window's area
+follows the paper's schedule p (the fraction of pixels, halved at fixed fractions of the budget). Windows are
+drawn per input, as in the paper's algorithm; one forward pass per query runs on the inputs not yet broken,
+which leave the search.
 """
 
 from __future__ import annotations
@@ -88,9 +89,14 @@ def square_attack(
         top = torch.randint(0, h - s + 1, (m, 1, 1, 1), generator=generator, device=x.device)
         left = torch.randint(0, w - s + 1, (m, 1, 1, 1), generator=generator, device=x.device)
         window = (rows >= top) & (rows < top + s) & (cols >= left) & (cols < left + s)
-        # Inside the window every channel goes to one vertex of the ball (±ε around x), clipped to [0, 1].
-        vertex = torch.clamp(x[idx] + e[idx] * sign(m, c, 1, 1), lo[idx], hi[idx])
-        proposal = torch.where(window, vertex, best[idx])
+        # Inside the window every channel goes to one vertex of the ball (±ε around x), clipped to [0, 1]. A
+        # proposal equal to the current point would waste its query: the paper draws again, here the signs flip
+        # (for one channel, the same as drawing again until something changes).
+        signs, current = sign(m, c, 1, 1), best[idx]
+        proposal = torch.where(window, torch.clamp(x[idx] + e[idx] * signs, lo[idx], hi[idx]), current)
+        same = view_as_batch((proposal == current).flatten(1).all(dim=1), proposal)
+        flipped = torch.where(window, torch.clamp(x[idx] - e[idx] * signs, lo[idx], hi[idx]), current)
+        proposal = torch.where(same, flipped, proposal)
         new = margin(model(proposal), y[idx])
         better = new < loss[idx]
         best[idx[better]] = proposal[better]
