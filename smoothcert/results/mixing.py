@@ -23,8 +23,8 @@ Two recipes, one pipeline (:class:`Study`): ``mixing-digits`` (scikit-learn's 8�
 Every number is the mean over the seeds with its 95% interval by bootstrap over the test inputs and the seeds
 (the chosen settings may differ between seeds: each seed's own choice is what is resampled). Run times per seed
 (MNIST, 2 cores of an AMD EPYC with AVX2 only, seed 0): training about 6 min, the validation evaluation about
-33 min, the test evaluation under PGD + APGD 14 min; AutoAttack on the first 200 test images took 78 s for the
-robust model and 88 s for the mixture at α = 0.6, so under 1 h for the four models on all 2,000; about 2 h per
+33 min, the test evaluation under PGD + APGD 14 min; AutoAttack on the first 200 test images took 88 s for the
+robust model and 106 s for the mixture at α = 0.6, so about 1 h for the four models on all 2,000; about 2 h per
 seed and 6 h for the recipe with the certification.
 On 2 cores of an Intel Xeon with AMX, seed 0's MNIST training took 12 min.
 """
