@@ -263,6 +263,20 @@ def test_square_attack_breaks_a_model_gradients_cannot_see(linear_problem):
     assert by_gradient.float().mean() < 0.5 * broken.float().mean()
 
 
+def test_l2_square_attack_breaks_what_gradients_cannot_see_and_stays_on_the_sphere(linear_problem):
+    """ℓ2 version: on the quantized linear model (zero gradients) it breaks most inputs at ε = 1 where APGD-ℓ2
+    breaks few; every point lies in the ℓ2 ball and the box."""
+    x, _ = linear_problem
+    model = _QuantizedLinear(levels=16).eval()
+    y = _labelled(model, x)
+    adv = square_attack(model, x, y, 1.0, norm="l2", queries=500, generator=torch.Generator().manual_seed(0))
+    assert bool(torch.all(flat_norm(adv - x, "l2") <= 1.0 + 1e-5)) and bool(torch.all((adv >= 0) & (adv <= 1)))
+    square_robust = accuracy(model, adv, y)
+    apgd_robust = accuracy(model, apgd(model, x, y, 1.0, norm="l2", steps=20,
+                                       generator=torch.Generator().manual_seed(0)), y)
+    assert apgd_robust > 0.8 and square_robust < 0.3, (apgd_robust, square_robust)
+
+
 def test_square_attack_is_deterministic_for_a_seed_and_its_margin_tells_the_broken_inputs(linear_problem):
     x, _ = linear_problem
     model = _QuantizedLinear(levels=16).eval()
@@ -280,8 +294,8 @@ def test_square_attack_refuses_what_it_does_not_do(linear_problem):
     x, _ = linear_problem
     model = _QuantizedLinear().eval()
     y = _labelled(model, x)
-    with pytest.raises(InvalidArgumentError, match="ℓ∞"):
-        square_attack(model, x, y, 0.1, norm="l2")
+    with pytest.raises(InvalidArgumentError, match="5×5"):
+        square_attack(model, x[:, :, :4, :4], y, 0.1, norm="l2")
     with pytest.raises(InvalidArgumentError, match="images"):
         square_attack(model, x.flatten(1), y, 0.1)
     with pytest.raises(InvalidArgumentError, match="queries"):
@@ -342,7 +356,7 @@ def test_autoattack_breaks_an_undefended_lenet_and_names_its_members(digits_mode
     assert accuracy(model, adv, y[:20]) <= 0.1
     assert config.describe("linf") == \
         "APGD-CE (10 it × 1) + APGD-T (2 targets × 10 it) + Square (50 queries, p_init 0.8)"
-    assert "Square" not in config.describe("l2")
+    assert "Square" in config.describe("l2")
     adv2 = autoattack(model, x[:20], y[:20], 2.0, norm="l2", config=config)
     assert bool(torch.all(flat_norm(adv2 - x[:20], "l2") <= 2.0 + 1e-4))
     with pytest.raises(InvalidArgumentError, match="budgets"):

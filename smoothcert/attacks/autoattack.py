@@ -6,11 +6,10 @@ adversarial example found per input (the worst case over the ensemble):
 1. APGD-CE, 100 iterations;
 2. APGD-T: APGD with the targeted DLR loss, 100 iterations towards each of the 9 classes ranked highest after
    the true one at the clean input;
-3. Square Attack (ℓ∞ only), 5,000 queries, p_init = 0.8.
+3. Square Attack, 5,000 queries, p_init = 0.8 (ℓ∞; for ℓ2 its ℓ2 version).
 
 AutoAttack's fourth member, FAB-T, is left out: Croce & Hein report it adds almost nothing after APGD-T, and
-the reported text of every result names the members that ran. For ℓ2 there is no Square Attack here, so the
-ℓ2 ensemble is the two gradient attacks, and says so.
+the reported text of every result names the members that ran.
 """
 
 from __future__ import annotations
@@ -52,8 +51,8 @@ class AutoAttackConfig:
         parts = [f"APGD-CE ({self.apgd_iter} it × {self.apgd_restarts})"]
         if self.target_classes:
             parts.append(f"APGD-T ({self.target_classes} targets × {self.apgd_iter} it)")
-        if check_norm(norm) == "linf":
-            parts.append(f"Square ({self.square_queries} queries, p_init {self.square_p_init:g})")
+        check_norm(norm)
+        parts.append(f"Square ({self.square_queries} queries, p_init {self.square_p_init:g})")
         return " + ".join(parts)
 
 
@@ -104,7 +103,7 @@ def autoattack(
         attack_remaining(lambda i, r=rank: apgd(model, x[i], y[i], e[i], norm=norm, steps=config.apgd_iter,
                                                 restarts=config.apgd_restarts, loss="dlr", targets=ranked[i, r],
                                                 generator=generator))
-    if norm == "linf":
-        attack_remaining(lambda i: square_attack(model, x[i], y[i], e[i], queries=config.square_queries,
+    if x.dim() == 4 and min(x.shape[2:]) >= 5:  # Square moves windows over images
+        attack_remaining(lambda i: square_attack(model, x[i], y[i], e[i], norm=norm, queries=config.square_queries,
                                                  p_init=config.square_p_init, generator=generator))
     return adv

@@ -108,7 +108,7 @@ def train_cmd(**o) -> None:
 @click.option("--autoattack-iter", type=int, default=100, show_default=True,
               help="Iterations of APGD-CE and of APGD-T per target class (fewer: a weaker check, so reported).")
 @click.option("--autoattack-queries", type=int, default=5000, show_default=True,
-              help="Queries of the Square Attack per input (ℓ∞ only).")
+              help="Queries of the Square Attack per input.")
 @click.option("--batch-size", type=int, default=250, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--name", default="eval", show_default=True,
