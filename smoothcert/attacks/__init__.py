@@ -15,6 +15,7 @@ from .losses import (
     dlr_from_logits,
     dlr_loss,
     loss_and_grad,
+    margin,
     resolve_loss,
     targeted_dlr_from_logits,
     targeted_dlr_loss,
@@ -22,7 +23,7 @@ from .losses import (
 from .norms import NORMS, ascent_direction, check_norm, flat_norm, per_sample_eps, project, project_ball, random_start
 from .pgd import pgd
 from .smoothed import SoftSmoothed, smoothadv
-from .square import margin, square_attack, square_fraction
+from .square import square_attack, square_fraction
 from .suite import METHODS, AttackConfig, AttackFn, predictions, worst_case_correct
 
 __all__ = [

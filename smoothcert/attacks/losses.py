@@ -25,6 +25,12 @@ def ce_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.T
     return F.cross_entropy(z, y, reduction="none"), z
 
 
+def margin(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """z_y − max_{i≠y} z_i [N]; negative exactly where the input is misclassified (ties count as robust)."""
+    z_y = z.gather(1, y[:, None]).squeeze(1)
+    return z_y - z.scatter(1, y[:, None], float("-inf")).amax(dim=1)
+
+
 def dlr_from_logits(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Difference-of-logits ratio (Croce & Hein 2020): −(z_y − max_{i≠y} z_i) / (z_π1 − z_π3); needs C ≥ 3.
 
@@ -33,9 +39,7 @@ def dlr_from_logits(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if z.shape[1] < 3:
         raise InvalidArgumentError(f"the DLR loss needs at least 3 classes, the model has {z.shape[1]}")
     top = z.sort(dim=1, descending=True).values
-    z_y = z.gather(1, y[:, None]).squeeze(1)
-    other = z.scatter(1, y[:, None], float("-inf")).amax(dim=1)
-    return -(z_y - other) / (top[:, 0] - top[:, 2] + 1e-12)
+    return -margin(z, y) / (top[:, 0] - top[:, 2] + 1e-12)
 
 
 def dlr_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from ..errors import InvalidArgumentError
-from .norms import check_norm, per_sample_eps, view_as_batch
+from .losses import margin
+from .norms import check_norm, flat_norm, per_sample_eps, view_as_batch
 from .pgd import check_batch
 
 #: (fraction of a 10,000-query budget after which p is halved once more): the paper's schedule of p.
@@ -36,10 +37,10 @@ def square_fraction(p_init: float, query: int, queries: int) -> float:
     return p_init / 2 ** sum(it > h for h in _HALVINGS)
 
 
-def margin(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """z_y − max_{i≠y} z_i [N]; negative exactly where the input is misclassified (ties count as robust)."""
-    z_y = z.gather(1, y[:, None]).squeeze(1)
-    return z_y - z.scatter(1, y[:, None], float("-inf")).amax(dim=1)
+def _signs(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Independent random ±1 of ``shape``, in ``like``'s dtype and device."""
+    bits = torch.randint(0, 2, shape, generator=generator, device=like.device)
+    return (2 * bits - 1).to(like.dtype)
 
 
 @torch.no_grad()
@@ -80,12 +81,8 @@ def square_attack(
     e = view_as_batch(per_sample_eps(eps, x), x)
     lo, hi = (x - e).clamp(0.0, 1.0), (x + e).clamp(0.0, 1.0)
 
-    def sign(*shape: int) -> torch.Tensor:
-        bits = torch.randint(0, 2, shape, generator=generator, device=x.device)
-        return (2 * bits - 1).to(x.dtype)
-
     # Start at vertical stripes: one random sign per (input, channel, column).
-    best = torch.clamp(x + e * sign(n, c, 1, w), lo, hi)
+    best = torch.clamp(x + e * _signs((n, c, 1, w), x, generator), lo, hi)
     loss = margin(model(best), y)
     rows = torch.arange(h, device=x.device).view(1, 1, h, 1)
     cols = torch.arange(w, device=x.device).view(1, 1, 1, w)
@@ -101,7 +98,7 @@ def square_attack(
         # Inside the window every channel goes to one vertex of the ball (±ε around x), clipped to [0, 1]. A
         # proposal equal to the current point would waste its query: the paper draws again, here the signs flip
         # (for one channel, the same as drawing again until something changes).
-        signs, current = sign(m, c, 1, 1), best[idx]
+        signs, current = _signs((m, c, 1, 1), x, generator), best[idx]
         proposal = torch.where(window, torch.clamp(x[idx] + e[idx] * signs, lo[idx], hi[idx]), current)
         same = view_as_batch((proposal == current).flatten(1).all(dim=1), proposal)
         flipped = torch.where(window, torch.clamp(x[idx] - e[idx] * signs, lo[idx], hi[idx]), current)
@@ -141,17 +138,10 @@ def _place(pattern: torch.Tensor, top: torch.Tensor, left: torch.Tensor, h: int,
     return (picked * inside)[:, None]
 
 
-def _flat_l2(v: torch.Tensor) -> torch.Tensor:
-    return view_as_batch(v.flatten(1).norm(dim=1), v)
-
-
 def _square_l2(model, x, y, eps, queries, p_init, generator):
     """Algorithm 3 of the paper, vectorized over inputs with windows drawn per input; ``eps`` [N]."""
     n, c, h, w = x.shape
     dev, e = x.device, view_as_batch(eps, x)
-
-    def signs(m: int) -> torch.Tensor:
-        return (2 * torch.randint(0, 2, (m, c, 1, 1), generator=generator, device=dev) - 1).to(x.dtype)
 
     def patterns(s: int, m: int) -> torch.Tensor:
         """One pattern per input [m, s, s], transposed for a random half of them."""
@@ -160,7 +150,7 @@ def _square_l2(model, x, y, eps, queries, p_init, generator):
         return torch.where(flip, base.T, base).expand(m, s, s)
 
     def to_sphere(delta: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
-        return delta * radius / _flat_l2(delta).clamp_min(1e-12)
+        return delta * radius / view_as_batch(flat_norm(delta, "l2"), delta).clamp_min(1e-12)
 
     # Start: a centred grid of tiles of side ⌊min(h, w)/5⌋, each with its own signs per channel.
     tile = min(h, w) // 5
@@ -169,7 +159,7 @@ def _square_l2(model, x, y, eps, queries, p_init, generator):
         for b in range(w // tile):
             top = torch.full((n,), (h - h // tile * tile) // 2 + a * tile, device=dev)
             left = torch.full((n,), (w - w // tile * tile) // 2 + b * tile, device=dev)
-            delta = delta + _place(patterns(tile, n), top, left, h, w) * signs(n)
+            delta = delta + _place(patterns(tile, n), top, left, h, w) * _signs((n, c, 1, 1), x, generator)
     best = (x + to_sphere(delta, e)).clamp(0.0, 1.0)
     loss = margin(model(best), y)
     for q in range(1, queries):
@@ -190,10 +180,12 @@ def _square_l2(model, x, y, eps, queries, p_init, generator):
         old = d * first
         old_norm = old.pow(2).sum(dim=(2, 3), keepdim=True).sqrt()
         union_norm = (d * union).pow(2).sum(dim=(2, 3), keepdim=True).sqrt()
-        spare = (ei.pow(2) - _flat_l2(d).pow(2)).clamp_min(0) / c  # mass left below ε, shared by the channels
+        # The mass left below ε, shared by the channels.
+        spare = (ei.pow(2) - view_as_batch(flat_norm(d, "l2"), d).pow(2)).clamp_min(0) / c
         # The first window: a new signed pattern plus the old one (unit norm each), scaled per channel to the mass
         # of both windows plus the spare, which the second window gives up.
-        new = _place(patterns(s, m), corners[0], corners[1], h, w) * signs(m) + old / (old_norm + 1e-12)
+        pattern = _place(patterns(s, m), corners[0], corners[1], h, w) * _signs((m, c, 1, 1), x, generator)
+        new = pattern + old / (old_norm + 1e-12)
         scale = (spare + union_norm**2).sqrt() / new.pow(2).sum(dim=(2, 3), keepdim=True).sqrt().clamp_min(1e-12)
         new = new * scale
         proposal = (x[idx] + to_sphere(d * (1 - union) + new, ei)).clamp(0.0, 1.0)
